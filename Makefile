@@ -1,0 +1,25 @@
+# `make run` and `make test` work on a bare machine: each builds .venv/ first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed
+
+.PHONY: venv run test bench clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.py requirements/base.txt requirements/test.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade uv
+	$(UV) pip install --python $(PY) -r requirements/base.txt -r requirements/test.txt -e .
+	touch $@
+
+run: venv
+	$(PY) -m hubml.quickstart
+
+test: venv
+	$(PY) -m pytest tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info

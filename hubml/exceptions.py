@@ -1,0 +1,83 @@
+"""Every error hubml raises, under one root.
+
+Errors a user caused by what they typed derive from IPython's `UsageError`, so
+a magic shows a one-line message without a traceback and the cell still fails;
+the CLI turns them into exit code 2. Each error carries its fields and pickles.
+"""
+from __future__ import annotations
+
+from IPython.core.error import UsageError
+
+
+class HubMLError(Exception):
+    """Root of every hubml error."""
+
+    exit_code = 1
+
+    def __reduce__(self):
+        return (self.__class__, self.args)
+
+
+class InvalidArgument(HubMLError, UsageError):
+    """A spec field, magic option or CLI flag is wrong; nothing was submitted."""
+
+    exit_code = 2
+
+    def __init__(self, argument: str, problem: str):
+        super().__init__(argument, problem)
+        self.argument = argument
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.argument}: {self.problem}"
+
+
+class NotFound(HubMLError, LookupError):
+    """A job, endpoint, sweep or model that does not exist (for this user)."""
+
+    def __init__(self, kind: str, name: str):
+        super().__init__(kind, name)
+        self.kind = kind
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"no {self.kind} named {self.name!r}"
+
+
+class JobFailed(HubMLError):
+    """A job ended FAILED or CANCELLED while someone waited on it."""
+
+    def __init__(self, job_id: str, state: str, reason: str, log_tail: str = ""):
+        super().__init__(job_id, state, reason, log_tail)
+        self.job_id = job_id
+        self.state = state
+        self.reason = reason
+        self.log_tail = log_tail
+
+    def __str__(self) -> str:
+        text = f"job {self.job_id} {self.state}: {self.reason}"
+        if self.log_tail:
+            text += f"\n--- last log lines ---\n{self.log_tail}"
+        return text
+
+
+class BackendError(HubMLError):
+    """The backend could not do what was asked (cluster refused, process lost)."""
+
+
+class StorageError(HubMLError):
+    """Storage is unreachable, or a path in it is missing or malformed."""
+
+
+class ModelLayoutError(HubMLError, UsageError):
+    """A model folder does not follow TF Serving's `<base>/<version>/saved_model.pb` layout."""
+
+    exit_code = 2
+
+    def __init__(self, base: str, problem: str):
+        super().__init__(base, problem)
+        self.base = base
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.base}: {self.problem} (TF Serving expects <base>/<version>/saved_model.pb)"
