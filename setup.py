@@ -32,8 +32,8 @@ setup(
     entry_points={
         "console_scripts": ["hubml = hubml.cli:main"],
         "hubml.backends": [
-            "local = hubml.backends.local:LocalBackend",
-            "kubernetes = hubml.backends.kubernetes:KubernetesBackend",
+            "local = hubml.backends.local.backend:LocalBackend",
+            "kubernetes = hubml.backends.kubernetes.backend:KubernetesBackend",
         ],
     },
 )

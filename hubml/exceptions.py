@@ -81,3 +81,19 @@ class ModelLayoutError(HubMLError, UsageError):
 
     def __str__(self) -> str:
         return f"{self.base}: {self.problem} (TF Serving expects <base>/<version>/saved_model.pb)"
+
+
+class ServingError(HubMLError):
+    """A model server refused a request; `code` is the gRPC status name TF Serving uses.
+
+    `hubml serve` raises it to answer a request, and the predict client raises it
+    with the server's own error text, so both sides speak TF Serving's codes.
+    """
+
+    def __init__(self, code: str, message: str):
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"

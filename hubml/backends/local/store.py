@@ -1,0 +1,147 @@
+"""The local backend's state: one SQLite database under HUBML_HOME.
+
+Many processes share it (kernels, CLI commands, one supervisor per job), so it
+runs in WAL mode with a generous busy timeout, and every state change is a
+single conditional UPDATE: a final state is never overwritten.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+JOB_COLUMNS = ("id", "name", "user", "backend", "spec", "state", "reason", "exit_code", "attempt",
+               "submitted_at", "started_at", "finished_at", "supervisor_pid", "demand")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    name TEXT NOT NULL,
+    user TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    exit_code INTEGER,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    submitted_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    supervisor_pid INTEGER,
+    demand TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS objects (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+"""
+
+
+class Store:
+    def __init__(self, home: str):
+        os.makedirs(home, mode=0o700, exist_ok=True)
+        self.path = os.path.join(home, "hubml.db")
+        db = sqlite3.connect(self.path, timeout=60)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+        finally:
+            db.close()
+
+    @contextmanager
+    def connect(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    # --- jobs ---------------------------------------------------------------------
+
+    def insert_job(self, row: dict[str, Any]) -> None:
+        row = {**row, "spec": json.dumps(row["spec"]), "demand": json.dumps(row.get("demand", {}))}
+        columns = [c for c in JOB_COLUMNS if c in row]
+        with self.connect() as db:
+            db.execute(f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                       [row[c] for c in columns])
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        with self.connect() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job_row(row) if row else None
+
+    def jobs(self, states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        query, params = "SELECT * FROM jobs", ()
+        if states:
+            query += f" WHERE state IN ({', '.join('?' * len(states))})"
+            params = states
+        with self.connect() as db:
+            return [_job_row(row) for row in db.execute(query + " ORDER BY seq", params)]
+
+    def update_job(self, job_id: str, **fields: Any) -> bool:
+        """Set fields unless the job is already final; True when the row changed."""
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self.connect() as db:
+            cursor = db.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = ? AND state NOT IN ({', '.join('?' * len(FINAL))})",
+                [*fields.values(), job_id, *FINAL])
+            return cursor.rowcount == 1
+
+    def start_if_first_and_fits(self, job_id: str, capacity: dict[str, float], now: float) -> bool:
+        """Atomically move a PENDING job to RUNNING when it heads the queue and its demand fits."""
+        with self.connect(immediate=True) as db:
+            pending = db.execute("SELECT id FROM jobs WHERE state = 'PENDING' ORDER BY seq LIMIT 1").fetchone()
+            if not pending or pending["id"] != job_id:
+                return False
+            used = {key: 0.0 for key in capacity}
+            for row in db.execute("SELECT demand FROM jobs WHERE state = 'RUNNING'"):
+                for key, value in json.loads(row["demand"]).items():
+                    used[key] = used.get(key, 0.0) + value
+            demand = json.loads(db.execute("SELECT demand FROM jobs WHERE id = ?", (job_id,)).fetchone()["demand"])
+            if any(used.get(key, 0.0) + value > capacity.get(key, 0.0) + 1e-9 for key, value in demand.items()
+                   if value):
+                return False
+            db.execute("UPDATE jobs SET state = 'RUNNING', started_at = ? WHERE id = ?", (now, job_id))
+            return True
+
+    # --- other objects (endpoints, sweeps): JSON documents by kind and name -------------
+
+    def put(self, kind: str, name: str, data: dict[str, Any]) -> None:
+        with self.connect() as db:
+            db.execute("INSERT OR REPLACE INTO objects (kind, name, data) VALUES (?, ?, ?)",
+                       (kind, name, json.dumps(data)))
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        with self.connect() as db:
+            row = db.execute("SELECT data FROM objects WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+        return json.loads(row["data"]) if row else None
+
+    def all(self, kind: str) -> list[dict[str, Any]]:
+        with self.connect() as db:
+            rows = db.execute("SELECT data FROM objects WHERE kind = ? ORDER BY name", (kind,)).fetchall()
+        return [json.loads(row["data"]) for row in rows]
+
+    def delete(self, kind: str, name: str) -> bool:
+        with self.connect() as db:
+            return db.execute("DELETE FROM objects WHERE kind = ? AND name = ?", (kind, name)).rowcount == 1
+
+
+def _job_row(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    data.pop("seq", None)
+    data["spec"] = json.loads(data["spec"])
+    data["demand"] = json.loads(data["demand"])
+    return data

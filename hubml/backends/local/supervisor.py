@@ -1,0 +1,199 @@
+"""One detached supervisor per local job: `python -m hubml.backends.local.supervisor HOME JOB_ID`.
+
+It is started in a session of its own, so the job outlives the kernel or
+command that submitted it. It waits for its turn in the capacity queue, starts
+every replica (`python -m hubml.runtime`) with `TF_CONFIG` on free loopback
+ports, and decides the job as TFJob does: the chief (or worker 0) ends it; a
+replica that fails ends the attempt. Attempts are retried per the spec, the
+timeout covers the whole job, and SIGTERM (cancel) ends every replica.
+
+Imports stay at the standard library and small hubml modules: its start-up is
+part of every job's overhead.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from hubml import storage
+from hubml.backends.local.store import Store
+from hubml.tfconfig import cluster_spec, decider, replica_names, tf_config
+
+POLL_SECONDS = 0.02
+STOP_GRACE_SECONDS = 5.0
+PEER_GRACE_SECONDS = 60.0
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Outcome:
+    state: str
+    exit_code: int | None
+    reason: str
+    retryable: bool = True
+
+
+class Cancelled(Exception):
+    pass
+
+
+class Supervisor:
+    def __init__(self, home: str, job_id: str):
+        self.store = Store(home)
+        self.job = self.store.job(job_id)
+        self.spec = self.job["spec"]
+        self.job_id = job_id
+        self.job_url = os.environ["HUBML_JOB_URL"]
+        self.local_dir = os.environ["HUBML_JOB_DIR"]
+        self.replicas = {"chief": int(self.spec["chief"]), "worker": self.spec["workers"], "ps": self.spec["ps"]}
+        self.deadline: float | None = None
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def run(self) -> Outcome:
+        try:
+            self._wait_for_capacity()
+            if self.spec.get("timeout"):
+                self.deadline = time.time() + self.spec["timeout"]
+            outcome = self._run_attempts()
+        except Cancelled:
+            outcome = Outcome("CANCELLED", None, "cancelled by user")
+        self.store.update_job(self.job_id, state=outcome.state, exit_code=outcome.exit_code,
+                              reason=outcome.reason, finished_at=time.time())
+        self._sync_logs()
+        return outcome
+
+    def _wait_for_capacity(self) -> None:
+        capacity = json.loads(os.environ["HUBML_CAPACITY"])
+        announced = False
+        while not self.store.start_if_first_and_fits(self.job_id, capacity, time.time()):
+            if not announced:
+                print(f"{self.job_id} queued: waiting for capacity {capacity}", flush=True)
+                announced = True
+            time.sleep(0.2)
+
+    def _run_attempts(self) -> Outcome:
+        attempts = self.spec.get("retries", 0) + 1
+        for attempt in range(1, attempts + 1):
+            self.store.update_job(self.job_id, attempt=attempt)
+            outcome = self._run_attempt(attempt)
+            if outcome.state == "SUCCEEDED" or not outcome.retryable:
+                return outcome
+            if attempt < attempts:
+                print(f"attempt {attempt} failed ({outcome.reason}); retrying", flush=True)
+                self._sync_logs()
+        if attempts > 1:
+            outcome.reason += f" (after {attempts} attempts)"
+        return outcome
+
+    def _run_attempt(self, attempt: int) -> Outcome:
+        ports = free_ports(sum(self.replicas.values()))
+        names = replica_names(self.replicas)
+        address = {name: f"127.0.0.1:{port}" for name, port in zip(names, ports)}
+        cluster = cluster_spec(self.replicas, lambda role, index: address[(role, index)])
+        log_dir = os.path.join(self.local_dir, "logs", f"attempt-{attempt}")
+        os.makedirs(log_dir, exist_ok=True)
+        processes = {name: self._start_replica(name, attempt, cluster, log_dir) for name in names}
+        try:
+            return self._watch(processes)
+        finally:
+            stop_all(processes)
+
+    def _start_replica(self, name: tuple[str, int], attempt: int, cluster: dict, log_dir: str) -> subprocess.Popen:
+        role, index = name
+        environment = {**os.environ, "HUBML_ATTEMPT": str(attempt), "PYTHONUNBUFFERED": "1"}
+        environment.pop("TF_CONFIG", None)
+        if sum(self.replicas.values()) > 1:
+            environment["TF_CONFIG"] = tf_config(cluster, role, index)
+        if not self.spec["resources"].get("gpus"):
+            environment["CUDA_VISIBLE_DEVICES"] = ""
+        if not storage.is_local(self.job_url):
+            environment["HUBML_WORKDIR"] = os.path.join(self.local_dir, "work", f"{role}-{index}")
+        environment.update(self.spec.get("env") or {})
+        log = open(os.path.join(log_dir, f"{role}-{index}.log"), "ab")
+        try:
+            return subprocess.Popen([sys.executable, "-m", "hubml.runtime"], env=environment, stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        finally:
+            log.close()
+
+    def _watch(self, processes: dict[tuple[str, int], subprocess.Popen]) -> Outcome:
+        deciding = decider(self.replicas)
+        decided_at: float | None = None
+        while True:
+            if self.deadline and time.time() > self.deadline:
+                return Outcome("FAILED", None, f"timed out after {self.spec['timeout']:g} s", retryable=False)
+            codes = {name: process.poll() for name, process in processes.items()}
+            if decided_at is None:
+                for (role, index), code in codes.items():
+                    if code not in (None, 0):
+                        return Outcome("FAILED", code, f"{role}-{index} {describe_exit(code)}")
+                if codes[deciding] == 0:
+                    decided_at = time.time()
+            if decided_at is not None:
+                # As TFJob: with a chief, the others are done once it is; without one, workers may finish.
+                peers = [name for name, code in codes.items()
+                         if code is None and name[0] == "worker" and not self.replicas["chief"]]
+                if not peers or time.time() - decided_at > PEER_GRACE_SECONDS:
+                    return Outcome("SUCCEEDED", 0, "")
+            time.sleep(POLL_SECONDS)
+
+    def _sync_logs(self) -> None:
+        if not storage.is_local(self.job_url):
+            storage.upload(os.path.join(self.local_dir, "logs"), storage.join(self.job_url, "logs"))
+
+    def _on_sigterm(self, signum: int, frame: object) -> None:
+        raise Cancelled()
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for handle in sockets:
+            handle.bind(("127.0.0.1", 0))
+        return [handle.getsockname()[1] for handle in sockets]
+    finally:
+        for handle in sockets:
+            handle.close()
+
+
+def stop_all(processes: dict[tuple[str, int], subprocess.Popen]) -> None:
+    """SIGTERM every replica still running, then SIGKILL what is left after a grace period."""
+    running = [process for process in processes.values() if process.poll() is None]
+    for process in running:
+        process.terminate()
+    deadline = time.time() + STOP_GRACE_SECONDS
+    for process in running:
+        try:
+            process.wait(max(0.0, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+def die_with_parent() -> None:
+    """Replicas die with their supervisor, so a lost supervisor never leaves training running unseen."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def main(argv: list[str]) -> int:
+    home, job_id = argv
+    outcome = Supervisor(home, job_id).run()
+    print(f"{job_id} {outcome.state} {outcome.reason}".rstrip(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,81 @@
+"""Where hubml's settings come from.
+
+Precedence, highest first: an explicit argument (`Client(backend=...)`,
+`--backend`), the `HUBML_*` environment, traitlets config (`c.HubML.backend =
+"kubernetes"` in `ipython_config.py` or `hubml_config.py`, as JupyterHub users
+expect), then the defaults declared on `HubML` below.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, fields
+from typing import Any
+
+from traitlets import Float, Int, Unicode
+from traitlets.config import Config, Configurable
+
+
+class HubML(Configurable):
+    """hubml's options, settable as `c.HubML.<option>` in any traitlets config file."""
+
+    backend = Unicode("local", help="Where jobs and endpoints run: 'local' or 'kubernetes'.").tag(config=True)
+    home = Unicode("~/.hubml", help="Folder for hubml's state (local backend database, job folders).").tag(config=True)
+    storage = Unicode("", help="Storage URL for bundles, logs and models; default file://{home}/storage.").tag(
+        config=True)
+    user = Unicode("", help="The user jobs are labelled with; default the login name.").tag(config=True)
+    namespace = Unicode("", help="Kubernetes namespace to work in; default hubml-{user}.").tag(config=True)
+    capacity_cpu = Float(0.0, help="Local backend: CPU cores jobs may use at once; 0 = all of the machine's.").tag(
+        config=True)
+    capacity_memory = Unicode("", help="Local backend: memory jobs may use at once, e.g. 16Gi; empty = all.").tag(
+        config=True)
+    capacity_gpus = Int(-1, help="Local backend: GPUs jobs may use at once; -1 = all visible.").tag(config=True)
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str
+    home: str
+    storage: str
+    user: str
+    namespace: str
+    capacity_cpu: float
+    capacity_memory: str
+    capacity_gpus: int
+
+    @classmethod
+    def resolve(cls, explicit: dict[str, Any] | None = None, config: Config | None = None) -> Settings:
+        configured = HubML(config=config if config is not None else load_config_file())
+        values = {}
+        for item in fields(cls):
+            value = (explicit or {}).get(item.name)
+            if value is None:
+                value = os.environ.get(f"HUBML_{item.name.upper()}")
+            if value is None:
+                value = getattr(configured, item.name)
+            values[item.name] = value
+        values["home"] = os.path.abspath(os.path.expanduser(values["home"]))
+        values["storage"] = values["storage"] or f"file://{values['home']}/storage"
+        values["user"] = values["user"] or getpass.getuser()
+        values["namespace"] = values["namespace"] or f"hubml-{values['user']}"
+        values["capacity_cpu"] = float(values["capacity_cpu"])
+        values["capacity_gpus"] = int(values["capacity_gpus"])
+        return cls(**values)
+
+    def as_environment(self) -> dict[str, str]:
+        """The same settings as `HUBML_*` variables, for processes hubml starts."""
+        return {f"HUBML_{item.name.upper()}": str(getattr(self, item.name)) for item in fields(self)}
+
+
+def load_config_file() -> Config:
+    """`hubml_config.py` from Jupyter's config path, for use outside IPython (CLI, server)."""
+    from jupyter_core.paths import jupyter_config_path
+    from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
+
+    merged = Config()
+    for folder in reversed(jupyter_config_path()):
+        try:
+            merged.merge(PyFileConfigLoader("hubml_config.py", path=folder).load_config())
+        except ConfigFileNotFound:
+            continue
+    return merged

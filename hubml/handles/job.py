@@ -1,0 +1,119 @@
+"""The `Job` handle: status, wait, logs (follow), metrics, cancel, the exported model."""
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Iterator, TextIO
+
+from hubml.backends.base import JobRecord, LogLine
+from hubml.exceptions import JobFailed
+from hubml.progress import progress_line
+from hubml.specs import TrainSpec
+
+if TYPE_CHECKING:
+    from hubml.client import Client
+
+LOG_TAIL_LINES = 20
+
+
+class Job:
+    def __init__(self, client: Client, record: JobRecord):
+        self.client = client
+        self._record = record
+
+    @property
+    def id(self) -> str:
+        return self._record.id
+
+    @property
+    def name(self) -> str:
+        return self._record.name
+
+    @property
+    def spec(self) -> TrainSpec:
+        return TrainSpec.from_dict(self._record.spec)
+
+    @property
+    def record(self) -> JobRecord:
+        """The latest record from the backend (final records are not asked for again)."""
+        if not self._record.final:
+            self._record = self.client.backend.job(self.id)
+        return self._record
+
+    @property
+    def state(self) -> str:
+        return self.record.state
+
+    @property
+    def done(self) -> bool:
+        return self.record.final
+
+    @property
+    def model(self) -> dict[str, Any] | None:
+        """{'model', 'version', 'uri'} of the SavedModel this job exported, once it has."""
+        return self.client.backend.exported_model(self.id)
+
+    def logs(self, follow: bool = False, cursor: dict | None = None) -> Iterator[LogLine]:
+        return self.client.backend.logs(self.id, follow=follow, cursor=cursor)
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        return "\n".join(str(line) for line in list(self.logs())[-lines:])
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return self.client.backend.metrics(self.id)
+
+    def cancel(self) -> Job:
+        self._record = self.client.backend.cancel(self.id)
+        return self
+
+    def wait(self, timeout: float | None = None, raise_on_failure: bool = True) -> Job:
+        """Block until the job is final; raise `JobFailed` (with the log's tail) unless it succeeded."""
+        deadline = None if timeout is None else time.time() + timeout
+        while not self.done:
+            if deadline is not None and time.time() > deadline:
+                raise TimeoutError(f"job {self.id} still {self.state} after {timeout} s")
+            time.sleep(0.05)
+        return self._check(raise_on_failure)
+
+    def follow(self, out: TextIO | None = None, raise_on_failure: bool = True) -> Job:
+        """Print every replica's log lines as they come, and a progress line per new metric, until final."""
+        out = out or sys.stdout
+        seen_metrics = 0
+        attempt = 1
+        for line in self.logs(follow=True):
+            if line.attempt != attempt:
+                attempt = line.attempt
+                print(f"--- attempt {attempt} ---", file=out)
+            print(line, file=out, flush=True)
+            seen_metrics = self._print_progress(out, seen_metrics)
+        self._print_progress(out, seen_metrics)
+        return self._check(raise_on_failure)
+
+    def _print_progress(self, out: TextIO, seen: int) -> int:
+        metrics = self.metrics()
+        if len(metrics) > seen:
+            print(progress_line(metrics[-1]), file=out, flush=True)
+        return len(metrics)
+
+    def _check(self, raise_on_failure: bool) -> Job:
+        record = self.record
+        if raise_on_failure and record.state != "SUCCEEDED":
+            raise JobFailed(self.id, record.state, record.reason, self.log_tail())
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON model the server extension and the sidebar share."""
+        return {**self.record.to_json(), "model": self.model}
+
+    def __repr__(self) -> str:
+        record = self.record
+        text = f"Job {self.id} {record.state}"
+        if record.reason:
+            text += f" ({record.reason})"
+        if record.duration is not None:
+            text += f" after {record.duration:.1f} s"
+        model = self.model if record.state == "SUCCEEDED" else None
+        return text + (f"; model {model['model']} version {model['version']} at {model['uri']}" if model else "")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
