@@ -1,8 +1,11 @@
 """Every error hubml raises, under one root.
 
-Errors a user caused by what they typed derive from IPython's `UsageError`, so
-a magic shows a one-line message without a traceback and the cell still fails;
-the CLI turns them into exit code 2. Each error carries its fields and pickles.
+Errors a user caused by what they typed derive from `HubMLUsageError` (an
+IPython `UsageError`), and the CLI turns them into exit code 2. IPython prints
+a full traceback for any subclass of `UsageError` but its exact class, so
+every hubml error renders itself (`_render_traceback_`, as jupysql's do): a
+magic shows the message alone and the cell still fails. Each error carries its
+fields and pickles.
 """
 from __future__ import annotations
 
@@ -17,11 +20,18 @@ class HubMLError(Exception):
     def __reduce__(self):
         return (self.__class__, self.args)
 
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
 
-class InvalidArgument(HubMLError, UsageError):
-    """A spec field, magic option or CLI flag is wrong; nothing was submitted."""
+
+class HubMLUsageError(HubMLError, UsageError):
+    """The user asked for something malformed; nothing was done."""
 
     exit_code = 2
+
+
+class InvalidArgument(HubMLUsageError):
+    """A spec field, magic option or CLI flag is wrong; nothing was submitted."""
 
     def __init__(self, argument: str, problem: str):
         super().__init__(argument, problem)
@@ -69,10 +79,8 @@ class StorageError(HubMLError):
     """Storage is unreachable, or a path in it is missing or malformed."""
 
 
-class ModelLayoutError(HubMLError, UsageError):
+class ModelLayoutError(HubMLUsageError):
     """A model folder does not follow TF Serving's `<base>/<version>/saved_model.pb` layout."""
-
-    exit_code = 2
 
     def __init__(self, base: str, problem: str):
         super().__init__(base, problem)

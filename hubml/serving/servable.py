@@ -19,6 +19,7 @@ import logging
 import threading
 
 import numpy as np
+from tensorflow.core.framework import types_pb2
 
 from hubml.exceptions import ServingError
 from hubml.serving.tensors import base_dtype, dtype_name, numpy_dtype
@@ -49,6 +50,7 @@ class Servable:
         self.meta_graph = meta_graph
         self.signatures = {key: sig for key, sig in meta_graph.signature_def.items() if key != INIT_OP_SIGNATURE}
         self._callables: dict[tuple, tuple] = {}
+        self._batch_shapes: dict[str, dict | None] = {}
         self._lock = threading.Lock()
 
     def signature(self, name: str | None):
@@ -90,11 +92,18 @@ class Servable:
             self._callables[cache_key] = (input_keys, call)
         return input_keys, call
 
+    def batch_shapes(self, signature_name: str | None) -> dict[str, tuple[int, ...]] | None:
+        """Memoised `batchable_shapes` of a signature."""
+        key = signature_name or DEFAULT_SIGNATURE
+        if key not in self._batch_shapes:
+            self._batch_shapes[key] = batchable_shapes(self.signature(key))
+        return self._batch_shapes[key]
+
     def warm_up(self, batch_sizes: tuple[int, ...] = (1, 2)) -> None:
         """Run each batchable numeric signature once per batch size (see module docstring)."""
         for key, signature in self.signatures.items():
             shapes = batchable_shapes(signature)
-            if not shapes or any(base_dtype(info.dtype) == 7 for info in signature.inputs.values()):
+            if not shapes or any(base_dtype(info.dtype) == types_pb2.DT_STRING for info in signature.inputs.values()):
                 continue
             for rows in batch_sizes:
                 inputs = {name: np.zeros((rows, *shape), numpy_dtype(signature.inputs[name].dtype))
@@ -137,6 +146,10 @@ def check_input_names(signature, inputs: dict) -> None:
     raise ServingError("INVALID_ARGUMENT", message)
 
 
+# Which numpy kinds may be cast to a numeric input of each kind.
+_ACCEPTED_KINDS = {"f": "fiu", "i": "iu", "u": "iu", "b": "b"}
+
+
 def coerce(value: np.ndarray, dtype: int, name: str) -> np.ndarray:
     """Cast an input to the signature's dtype where TensorFlow would accept the value
     (numbers to numbers); a string for a number, or the reverse, is refused."""
@@ -147,6 +160,9 @@ def coerce(value: np.ndarray, dtype: int, name: str) -> np.ndarray:
     if is_text != (target == object):
         raise ServingError("INVALID_ARGUMENT", f"Expects arg {name} to be {dtype_name(base_dtype(dtype))[3:].lower()} "
                                                f"but {'string' if is_text else value.dtype.name} is provided")
+    if target != object and value.dtype.kind not in _ACCEPTED_KINDS[target.kind]:
+        raise ServingError("INVALID_ARGUMENT", f"Expects arg {name} to be {dtype_name(base_dtype(dtype))[3:].lower()} "
+                                               f"but {value.dtype.name} is provided")
     if target == object:
         return np.asarray([v.encode() if isinstance(v, str) else v for v in value.ravel().tolist()],
                           dtype=object).reshape(value.shape)

@@ -1,0 +1,109 @@
+"""`hubml jobs submit|list|describe|logs|cancel`."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from hubml.client import Client
+from hubml.formatting import jobs_table
+from hubml.options import TRAIN_OPTIONS, add_options, train_spec
+from hubml.specs import slugify
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    jobs = subparsers.add_parser("jobs", help="submit and follow training jobs")
+    actions = jobs.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    submit = actions.add_parser("submit", help="run a script (or --package/--module) as a training job")
+    submit.add_argument("script", nargs="?", help="Python file to run (omit with --package)")
+    add_options(submit.add_argument, TRAIN_OPTIONS)
+    submit.set_defaults(func=submit_job)
+
+    listing = actions.add_parser("list", help="list jobs")
+    listing.add_argument("--output", choices=["table", "json"], default="table")
+    listing.set_defaults(func=list_jobs)
+
+    describe = actions.add_parser("describe", help="show one job")
+    describe.add_argument("job")
+    describe.add_argument("--output", choices=["text", "json"], default="text")
+    describe.set_defaults(func=describe_job)
+
+    logs = actions.add_parser("logs", help="print a job's logs")
+    logs.add_argument("job")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing until the job ends")
+    logs.set_defaults(func=show_logs)
+
+    cancel = actions.add_parser("cancel", help="cancel a job")
+    cancel.add_argument("job")
+    cancel.set_defaults(func=cancel_job)
+
+    for parser in (listing, describe, logs, cancel):
+        parser.add_argument("--backend", help="'local' or 'kubernetes' (default: configured)")
+
+
+def submit_job(args: argparse.Namespace) -> int:
+    if args.script and args.package:
+        submit_error("give a SCRIPT or --package/--module, not both")
+    code = None
+    if args.script:
+        if not os.path.isfile(args.script):
+            submit_error(f"{args.script!r} is not a file")
+        with open(args.script) as handle:
+            code = handle.read()
+    elif not args.package:
+        submit_error("give a SCRIPT to run, or --package DIR --module pkg.mod")
+    stem = args.script or args.module or "job"
+    name = slugify(os.path.splitext(os.path.basename(stem))[0].replace(".", "-"))
+    job = Client(args.backend).submit(train_spec(args, code, name))
+    print(f"Submitted {job.id}", flush=True)
+    if args.detach:
+        return 0
+    try:
+        job.follow()
+    except KeyboardInterrupt:
+        print(f"Interrupted: cancelled job {job.cancel().id} ({job.state}).", file=sys.stderr)
+        return 130
+    return 0
+
+
+def submit_error(message: str) -> None:
+    from hubml.exceptions import InvalidArgument
+
+    raise InvalidArgument("SCRIPT", message)
+
+
+def list_jobs(args: argparse.Namespace) -> int:
+    records = [job.record for job in Client(args.backend).jobs()]
+    print(json.dumps([r.to_json() for r in records], indent=1) if args.output == "json" else jobs_table(records))
+    return 0
+
+
+def describe_job(args: argparse.Namespace) -> int:
+    job = Client(args.backend).job(args.job)
+    if args.output == "json":
+        print(json.dumps(job.to_json(), indent=1))
+        return 0
+    print(repr(job))
+    for key, value in job.to_json().items():
+        if key != "spec":
+            print(f"  {key}: {value}")
+    metrics = job.metrics()
+    if metrics:
+        from hubml.progress import progress_line
+
+        print(f"  last metrics: {progress_line(metrics[-1])}")
+    return 0
+
+
+def show_logs(args: argparse.Namespace) -> int:
+    for line in Client(args.backend).job(args.job).logs(follow=args.follow):
+        print(line, flush=True)
+    return 0
+
+
+def cancel_job(args: argparse.Namespace) -> int:
+    job = Client(args.backend).cancel(args.job)
+    print(f"{job.id} {job.state}")
+    return 0

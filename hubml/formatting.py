@@ -1,0 +1,34 @@
+"""Plain-text tables for terminals, papermill output and `%jobs`."""
+from __future__ import annotations
+
+import datetime
+from typing import Any, Sequence
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(value) for value in row] for row in rows]
+    widths = [max(len(header), *(len(row[i]) for row in cells)) if cells else len(header)
+              for i, header in enumerate(headers)]
+    lines = ["  ".join(header.ljust(width) for header, width in zip(headers, widths)).rstrip()]
+    lines += ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def timestamp(seconds: float | None) -> str:
+    return datetime.datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S") if seconds else "-"
+
+
+def duration(seconds: float | None) -> str:
+    return f"{seconds:.1f}s" if seconds is not None else "-"
+
+
+def jobs_table(records: Sequence[Any]) -> str:
+    """One row per `JobRecord`."""
+    rows = [(r.id, r.state, r.attempt, _replicas(r.spec), timestamp(r.submitted_at), duration(r.duration),
+             r.reason) for r in records]
+    return table(["JOB", "STATE", "ATTEMPT", "REPLICAS", "SUBMITTED", "DURATION", "REASON"], rows)
+
+
+def _replicas(spec: dict) -> str:
+    counts = {"chief": int(spec.get("chief", False)), "worker": spec.get("workers", 1), "ps": spec.get("ps", 0)}
+    return ",".join(f"{role}:{n}" for role, n in counts.items() if n)

@@ -1,0 +1,63 @@
+"""The job options, declared once for every front end.
+
+`%%train`, `%%tune`, `hubml jobs submit` and `hubml run` take the same flags;
+each front end applies `TRAIN_OPTIONS` to its own parser (IPython's
+`magic_arguments` or argparse) and turns the parsed result into a `TrainSpec`
+with `train_spec()`, so a flag is spelled, documented and validated in one place.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from hubml.specs import Resources, TrainSpec, parse_hparam
+
+
+@dataclass(frozen=True)
+class Option:
+    flags: tuple[str, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+TRAIN_OPTIONS = [
+    Option(("--name",), dict(help="job name (default: derived from the notebook or script and a counter)")),
+    Option(("--model",), dict(help="name the exported SavedModel is published under (default: the job name)")),
+    Option(("--workers",), dict(type=int, default=1, help="worker replicas (default 1)")),
+    Option(("--ps",), dict(type=int, default=0, help="parameter-server replicas (default 0)")),
+    Option(("--chief",), dict(action="store_true", help="add a chief replica, which decides the job's end")),
+    Option(("--cpu",), dict(type=float, help="CPU cores each replica requests")),
+    Option(("--memory",), dict(help="memory each replica requests, e.g. 4Gi")),
+    Option(("--gpus",), dict(type=int, default=0, help="GPUs each replica requests")),
+    Option(("--image",), dict(help="container image for the replicas (Kubernetes; recorded on the local backend)")),
+    Option(("--requirements",), dict(metavar="FILE", help="requirements.txt installed into the job's own environment")),
+    Option(("--files",), dict(nargs="+", default=[], metavar="PATH", help="files or folders shipped beside the code")),
+    Option(("--package",), dict(metavar="DIR", help="run this Python package (setup.py/pyproject.toml) instead of the code")),
+    Option(("--module",), dict(metavar="MODULE", help="with --package: the module to run, e.g. trainer.task")),
+    Option(("--hparam",), dict(action="append", default=[], metavar="KEY=VALUE",
+                               help="a hyperparameter bound as a Python variable (repeatable; values are literals)")),
+    Option(("--retries",), dict(type=int, default=0, help="times to retry a failed job (default 0)")),
+    Option(("--timeout",), dict(type=float, metavar="SECONDS", help="fail the job after this long")),
+    Option(("--no-legacy-keras",), dict(action="store_true",
+                                        help="multi-replica jobs: do not set TF_USE_LEGACY_KERAS=1 (tf-keras)")),
+    Option(("--backend",), dict(help="'local' or 'kubernetes' (default: configured)")),
+    Option(("--detach",), dict(action="store_true", help="return at once instead of waiting for the job")),
+]
+
+
+def add_options(add_argument: Callable[..., Any], options: list[Option] = TRAIN_OPTIONS) -> None:
+    for option in options:
+        add_argument(*option.flags, **option.kwargs)
+
+
+def train_spec(args: argparse.Namespace, code: str | None, name: str, source_dir: str = ".") -> TrainSpec:
+    """The spec the parsed options describe; `validate()` is left to the client."""
+    hparams = dict(parse_hparam(text) for text in args.hparam)
+    return TrainSpec(
+        name=args.name or name, code=code, package=args.package, module=args.module, model=args.model,
+        workers=args.workers, ps=args.ps, chief=args.chief,
+        resources=Resources(cpu=args.cpu, memory=args.memory, gpus=args.gpus),
+        image=args.image, requirements=args.requirements, files=list(args.files), hparams=hparams,
+        retries=args.retries, timeout=args.timeout, legacy_keras=False if args.no_legacy_keras else None,
+        source_dir=source_dir,
+    )

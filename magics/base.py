@@ -1,0 +1,41 @@
+"""What every hubml magic class shares: a configurable `Client` per backend, and the notebook's name."""
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Callable
+
+from IPython.core import magic_arguments
+from IPython.core.magic import Magics, magics_class
+
+from hubml.client import Client
+from hubml.options import Option
+from hubml.specs import slugify
+
+
+def with_options(options: list[Option]) -> Callable:
+    """`@magic_arguments` with a shared option list, in the order it is declared."""
+    def decorate(function: Callable) -> Callable:
+        for option in reversed(options):
+            function = magic_arguments.argument(*option.flags, **option.kwargs)(function)
+        return magic_arguments.magic_arguments()(function)
+    return decorate
+
+
+@magics_class
+class HubMLMagics(Magics):
+    def __init__(self, shell=None):
+        super().__init__(shell=shell)
+        self._clients: dict[str | None, Client] = {}
+        self._counter = itertools.count(1)
+
+    def client(self, backend: str | None = None) -> Client:
+        if backend not in self._clients:
+            self._clients[backend] = Client(backend, config=self.shell.config if self.shell else None)
+        return self._clients[backend]
+
+    def default_name(self) -> str:
+        """`<notebook>-<n>`: the notebook's file name when the kernel knows it, then a counter."""
+        path = os.environ.get("JPY_SESSION_NAME") or (self.shell.user_ns.get("__session__") if self.shell else None)
+        stem = os.path.splitext(os.path.basename(path))[0] if path else "notebook"
+        return f"{slugify(stem)}-{next(self._counter)}"

@@ -1,0 +1,64 @@
+"""`%%train` and the job magics `%jobs`, `%logs`, `%cancel`."""
+from __future__ import annotations
+
+import os
+
+from IPython.core import magic_arguments
+from IPython.core.magic import cell_magic, line_magic, magics_class
+
+from hubml.formatting import jobs_table
+from hubml.handles.job import Job
+from hubml.magics.base import HubMLMagics, with_options
+from hubml.options import TRAIN_OPTIONS, train_spec
+
+
+@magics_class
+class TrainMagics(HubMLMagics):
+    @with_options(TRAIN_OPTIONS)
+    @cell_magic
+    def train(self, line: str, cell: str) -> Job:
+        """Run the cell as a training job and return its `Job` handle.
+
+        By default the cell waits, printing every replica's log lines and a
+        progress line from reported metrics; interrupting it cancels the job.
+        """
+        args = magic_arguments.parse_argstring(self.train, line)
+        spec = train_spec(args, cell, self.default_name(), source_dir=os.getcwd())
+        job = self.client(args.backend).submit(spec)
+        print(f"Submitted {job.id} ({', '.join(f'{r}:{n}' for r, n in spec.replicas.items())}) "
+              f"on {job.client.settings.backend}")
+        return job if args.detach else follow_or_cancel(job)
+
+    @line_magic
+    def jobs(self, line: str = "") -> None:
+        """Show a table of jobs."""
+        print(jobs_table([job.record for job in self.client().jobs()]))
+
+    @magic_arguments.magic_arguments()
+    @magic_arguments.argument("job", help="job id")
+    @magic_arguments.argument("-f", "--follow", action="store_true", help="keep printing until the job ends")
+    @line_magic
+    def logs(self, line: str) -> None:
+        """Print a job's logs, every replica's lines prefixed with its role and index."""
+        args = magic_arguments.parse_argstring(self.logs, line)
+        for log_line in self.client().job(args.job).logs(follow=args.follow):
+            print(log_line, flush=True)
+
+    @magic_arguments.magic_arguments()
+    @magic_arguments.argument("job", help="job id")
+    @line_magic
+    def cancel(self, line: str) -> None:
+        """Cancel a job, ending every replica."""
+        args = magic_arguments.parse_argstring(self.cancel, line)
+        job = self.client().cancel(args.job)
+        print(f"{job.id} {job.state}")
+
+
+def follow_or_cancel(job: Job) -> Job:
+    """Follow until final; an interrupt cancels the job rather than leaving it running unseen."""
+    try:
+        return job.follow()
+    except KeyboardInterrupt:
+        job.cancel()
+        print(f"Interrupted: cancelled job {job.id} ({job.state}).")
+        return job
