@@ -23,3 +23,18 @@ test: venv
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# ---- the hub (issue 5): local JupyterHub, configurable-http-proxy from npm ----
+HUB_PROXY := hub_config/node_modules/.bin/configurable-http-proxy
+
+.PHONY: hub hub-deps
+
+hub-deps: $(HUB_PROXY)
+
+$(HUB_PROXY): hub_config/package.json hub_config/package-lock.json
+	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+	npm ci --prefix hub_config --no-audit --no-fund
+	touch $@
+
+hub: venv hub-deps
+	$(PY) -m hub_config.run

@@ -1,0 +1,210 @@
+"""A real JupyterHub from hub_config/ in local mode, on free loopback ports.
+
+One hub serves the whole module (starting it and a user's server takes seconds
+on two cores); the tests run in order: log in, spawn through the REST API, talk
+to the server through configurable-http-proxy, stop everything.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import REPO_ROOT, free_port
+
+CONFIG = REPO_ROOT / "hub_config" / "jupyterhub_config.py"
+PROXY = REPO_ROOT / "hub_config" / "node_modules" / ".bin" / "configurable-http-proxy"
+JUPYTERHUB = Path(sys.executable).parent / "jupyterhub"
+USER = "ada"
+PASSWORD = "correct-horse-battery"
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def descendants(root: int) -> set[int]:
+    """Every live process below `root`, found through /proc (no psutil needed)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def process_environment(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class LocalHub:
+    def __init__(self, data: Path):
+        assert PROXY.exists(), f"{PROXY} is missing: run `make hub-deps`"
+        self.data = data
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = secrets.token_hex(16)
+        self.env = {
+            **os.environ,
+            "HUBML_HUB_MODE": "local",
+            "HUBML_HUB_DATA": str(data),
+            "HUBML_HUB_PORT": str(self.port),
+            "HUBML_HUB_PROXY_API_PORT": str(free_port()),
+            "HUBML_HUB_INTERNAL_PORT": str(free_port()),
+            "HUBML_HUB_PASSWORD": PASSWORD,
+            "HUBML_HUB_ADMIN_TOKEN": self.token,
+        }
+        self.log = open(data / "hub.log", "wb")
+        self.process = subprocess.Popen(
+            [str(JUPYTERHUB), "-f", str(CONFIG)], cwd=data, env=self.env,
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        wait_for(self.ready, 40, "the hub API")
+        self.seen: set[int] = set()
+
+    def ready(self) -> bool:
+        assert self.process.poll() is None, f"hub exited early:\n{self.log_text()}"
+        try:
+            return requests.get(f"{self.url}/hub/api/", timeout=2).ok
+        except requests.ConnectionError:
+            return False
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"token {self.token}"}
+        return requests.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
+
+    def remember_processes(self) -> None:
+        self.seen |= descendants(self.process.pid) | {self.process.pid}
+
+    def log_text(self) -> str:
+        return (self.data / "hub.log").read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        self.remember_processes()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    local_hub = LocalHub(tmp_path_factory.mktemp("hub"))
+    yield local_hub
+    local_hub.stop()
+    for pid in local_hub.seen:  # never leave a stray server behind, even after a failure
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_login_takes_the_shared_password_and_refuses_a_wrong_one(hub):
+    session = requests.Session()
+    page = session.get(f"{hub.url}/hub/login", timeout=10)
+    assert page.ok
+    xsrf = session.cookies.get("_xsrf")
+    wrong = session.post(f"{hub.url}/hub/login", data={"username": USER, "password": "nope", "_xsrf": xsrf},
+                         allow_redirects=False, timeout=10)
+    assert wrong.status_code == 403
+    right = session.post(f"{hub.url}/hub/login", data={"username": USER, "password": PASSWORD, "_xsrf": xsrf},
+                         allow_redirects=False, timeout=10)
+    assert right.status_code == 302, right.text[:500]
+    assert "jupyterhub-session-id" in session.cookies or any("jupyterhub" in c for c in session.cookies.keys())
+
+
+def test_a_user_server_spawns_through_the_rest_api(hub):
+    created = hub.api("POST", f"/hub/api/users/{USER}")
+    assert created.status_code in (201, 409), created.text  # 409: the login test created it
+    started = hub.api("POST", f"/hub/api/users/{USER}/server")
+    assert started.status_code in (201, 202), started.text
+
+    def server_ready():
+        model = hub.api("GET", f"/hub/api/users/{USER}").json()
+        return model["servers"].get("", {}).get("ready")
+
+    wait_for(server_ready, 60, f"{USER}'s server\n{hub.log_text()}")
+    hub.remember_processes()
+    status = hub.api("GET", f"/user/{USER}/api/status")
+    assert status.status_code == 200, status.text
+    assert "kernels" in status.json()
+
+
+def test_the_server_has_a_private_hubml_home_the_notebook_and_the_kernel_config(hub):
+    home = hub.data / "users" / USER
+    hubml_home = home / ".hubml"
+    assert stat.S_IMODE(hubml_home.stat().st_mode) == 0o700
+    kernel_config = home / ".ipython" / "profile_default" / "ipython_kernel_config.py"
+    assert 'extensions = ["hubml"]' in kernel_config.read_text()
+    quickstart = REPO_ROOT / "examples" / "quickstart.ipynb"
+    if quickstart.exists():
+        assert (home / "quickstart.ipynb").read_bytes() == quickstart.read_bytes()
+
+    servers = [pid for pid in descendants(hub.process.pid)
+               if b"jupyterhub-singleuser" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert servers, "no jupyterhub-singleuser process under the hub"
+    environment = process_environment(servers[0])
+    assert environment["HUBML_HOME"] == str(hubml_home)
+    assert environment["HUBML_BACKEND"] == "local"
+    assert environment["HUBML_USER"] == USER
+    assert environment["HOME"] == str(home)
+
+
+def test_the_hubml_server_extension_answers_through_the_proxy(hub):
+    jobs = hub.api("GET", f"/user/{USER}/hubml/api/jobs")
+    assert jobs.status_code == 200, f"{jobs.status_code}: {jobs.text[:300]}"
+    assert isinstance(jobs.json(), list)
+
+
+def test_a_user_name_unfit_for_a_folder_is_refused(hub):
+    refused = hub.api("POST", "/hub/api/users/no%20spaces%3B")
+    assert refused.status_code == 400, refused.text
+    assert "Failed to create user" in refused.json()["message"]
+    assert hub.api("GET", "/hub/api/users/no%20spaces%3B").status_code == 404
+
+
+def test_the_hub_stops_cleanly_with_no_process_left(hub):
+    stopped = hub.api("DELETE", f"/hub/api/users/{USER}/server")
+    assert stopped.status_code in (202, 204), stopped.text
+    wait_for(lambda: not hub.api("GET", f"/hub/api/users/{USER}").json()["servers"], 30, "the server to stop")
+    hub.stop()
+    assert hub.process.returncode == 0, hub.log_text()
+    leftovers = [pid for pid in hub.seen if alive(pid)]
+    assert not leftovers, f"processes left running: {leftovers}"
+    assert not (hub.data / "proxy.pid").exists()
