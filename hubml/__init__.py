@@ -20,7 +20,7 @@ _EXPORTS = {
     "TuneSpec": "hubml.specs",
     "Resources": "hubml.specs",
     "Job": "hubml.handles",
-    "report": "hubml.report",
+    "report": "hubml.reporting",
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from hubml.report import report
+from hubml.reporting import report
 
 if os.environ.get("TF_USE_LEGACY_KERAS") == "1":
     import tf_keras as keras
