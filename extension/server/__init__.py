@@ -1,0 +1,20 @@
+"""hubml's Jupyter server extension: the REST API the sidebar talks to, under `/hubml/api/`.
+
+Enabled by `jupyter-config/jupyter_server_config.d/hubml.json` (installed with
+the package), or by `--ServerApp.jpserver_extensions="{'hubml.extension': True}"`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from hubml.extension.server.manager import HubMLManager
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    from hubml.extension.server.handlers import setup_handlers
+
+    setup_handlers(serverapp.web_app, HubMLManager())
+    serverapp.log.info("hubml: API at %shubml/api/", serverapp.base_url)
+
+
+__all__ = ["HubMLManager"]

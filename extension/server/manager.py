@@ -1,0 +1,150 @@
+"""`HubMLManager`: the sidebar's view of hubml, as JSON-ready dicts.
+
+It knows nothing of HTTP (no tornado here): the handlers beside it turn a
+request into one call and the answer into a response, and its tests need no
+server. Every operation goes through `hubml.Client` and its handles, so the
+sidebar sees exactly what the magics, the CLI and the widgets see.
+
+The dict keys match the `HubML*` interfaces in `labextension/src/model.ts`.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from hubml.exceptions import InvalidArgument
+
+if TYPE_CHECKING:
+    from hubml.client import Client
+
+LOG_PAGE_LINES = 1000
+MAX_LOG_PAGE_LINES = 10000
+FOLLOW_WAIT_SECONDS = 25.0
+FOLLOW_POLL_SECONDS = 0.25
+
+
+class HubMLManager:
+    def __init__(self, client_factory: Callable[[], Client] | None = None):
+        self._client_factory = client_factory
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        """Built on first use, so a misconfigured backend fails a request, not the server's start."""
+        if self._client is None:
+            if self._client_factory is None:
+                from hubml.client import Client
+
+                self._client_factory = Client
+            self._client = self._client_factory()
+        return self._client
+
+    # --- jobs ---------------------------------------------------------------------
+
+    def jobs(self) -> dict[str, Any]:
+        """Every job of this user, newest first."""
+        return {"jobs": [job.to_json() for job in reversed(self.client.jobs())]}
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """One job with all the metrics it reported so far."""
+        job = self.client.job(job_id)
+        return {**job.to_json(), "metrics": job.metrics()}
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return self.client.cancel(job_id).to_json()
+
+    def logs(self, job_id: str, cursor: dict | None = None, limit: int = LOG_PAGE_LINES) -> dict[str, Any]:
+        """One page of log lines after `cursor`; pass the answer's `cursor` back for the next page.
+
+        `final` is read before the lines, so when it is true the page holds every
+        line the job wrote after `cursor` (up to `limit`; `more` says there are more).
+        """
+        limit = check_limit(limit)
+        job = self.client.job(job_id)
+        final = job.done
+        lines, more = [], False
+        for line in job.logs(cursor=cursor):
+            if len(lines) == limit:
+                more = True
+                break
+            lines.append({"attempt": line.attempt, "role": line.role, "index": line.index, "text": line.text})
+            cursor = line.cursor
+        return {"lines": lines, "cursor": cursor or {}, "final": final and not more, "more": more}
+
+    async def follow_logs(self, job_id: str, cursor: dict | None = None, limit: int = LOG_PAGE_LINES,
+                          wait: float = FOLLOW_WAIT_SECONDS) -> dict[str, Any]:
+        """Long-poll: the next page as soon as it has a line or the job is final, else an empty page after `wait` s."""
+        deadline = time.monotonic() + wait
+        while True:
+            page = await asyncio.to_thread(self.logs, job_id, cursor, limit)
+            if page["lines"] or page["final"] or time.monotonic() >= deadline:
+                return page
+            await asyncio.sleep(FOLLOW_POLL_SECONDS)
+
+    def tensorboard(self, job_id: str) -> dict[str, Any]:
+        """Start (or find) TensorBoard over the job's event files; {'url': ...} for the browser to open."""
+        job = self.client.job(job_id)
+        return {"job": job.id, "url": job.tensorboard()}
+
+    # --- endpoints ----------------------------------------------------------------
+
+    def endpoints(self) -> dict[str, Any]:
+        return {"endpoints": [endpoint.to_json() for endpoint in self.client.endpoints()]}
+
+    def deploy(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Deploy a job's exported model: {'job': id, 'name': endpoint name (default: the model's name)}."""
+        job = self.client.job(require(body, "job", str))
+        model = job.model
+        if model is None:
+            raise InvalidArgument("job", f"job {job.id} has not exported a model (state {job.state})")
+        name = body.get("name") or model["model"]
+        return self.client.deploy(job, name=require({"name": name}, "name", str)).to_json()
+
+    def undeploy(self, name: str) -> dict[str, Any]:
+        self.client.undeploy(name)
+        return {"name": name, "undeployed": True}
+
+    def predict(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """TF Serving's predict request body in ({'instances': ...} or {'inputs': ...}), its answer out."""
+        if not isinstance(body, dict) or not ({"instances", "inputs"} & body.keys()):
+            raise InvalidArgument("body", "send TF Serving's predict JSON: {\"instances\": [...]} or {\"inputs\": ...}")
+        endpoint = self.client.endpoint(name)
+        return {"predictions": endpoint.predict(body.get("instances", body.get("inputs")))}
+
+    # --- sweeps -------------------------------------------------------------------
+
+    def sweeps(self) -> dict[str, Any]:
+        return {"sweeps": [sweep.to_json() for sweep in self.client.sweeps()]}
+
+    def sweep(self, sweep_id: str) -> dict[str, Any]:
+        return self.client.sweep(sweep_id).to_json()
+
+
+def parse_cursor(text: str | None) -> dict | None:
+    """The `cursor` query argument: the JSON object a previous page returned."""
+    if not text:
+        return None
+    try:
+        cursor = json.loads(text)
+    except ValueError:
+        raise InvalidArgument("cursor", "is not JSON: pass back the 'cursor' object of the previous page") from None
+    if not isinstance(cursor, dict):
+        raise InvalidArgument("cursor", "must be the JSON object of the previous page's 'cursor'")
+    return cursor
+
+
+def check_limit(limit: Any) -> int:
+    if isinstance(limit, str):
+        limit = int(limit) if limit.isdigit() else None
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LOG_PAGE_LINES:
+        raise InvalidArgument("limit", f"must be a whole number from 1 to {MAX_LOG_PAGE_LINES}")
+    return limit
+
+
+def require(body: Any, key: str, kind: type) -> Any:
+    """A field of a JSON request body, of the expected type."""
+    if not isinstance(body, dict) or not isinstance(body.get(key), kind) or not body.get(key):
+        raise InvalidArgument(key, f"the request body needs a non-empty {kind.__name__} {key!r}")
+    return body[key]

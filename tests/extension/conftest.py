@@ -1,0 +1,90 @@
+"""Fixtures for the extension tests: a private HUBML_HOME, a real local-backend client, job bodies,
+and pytest-jupyter's server fixtures (jp_fetch, jp_serverapp) with hubml's server extension enabled."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import pytest
+from pytest_jupyter.jupyter_server import *  # noqa: F401,F403  (server fixtures and the async-test hooks)
+from traitlets.config import Config
+
+import hubml
+
+# Job bodies: real cells for the local backend, small enough to start in a second.
+CHATTY = "for i in range(5):\n    print('line', i, flush=True)\n"
+SLEEPER = "import time\nprint('ready', flush=True)\ntime.sleep(120)\n"
+TICKER = (
+    "import time\nimport hubml\n"
+    "for epoch in range(1, 4):\n"
+    "    time.sleep(0.6)\n"
+    "    print('epoch', epoch, flush=True)\n"
+    "    hubml.report(step=epoch, epoch=epoch, epochs=3, loss=1.0 / epoch)\n"
+)
+# Exports a real (tiny) SavedModel to HUBML_MODEL_DIR, so the job has a model to deploy.
+EXPORTER = (
+    "import os\nimport tensorflow as tf\n"
+    "class Double(tf.Module):\n"
+    "    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name='x')])\n"
+    "    def serve(self, x):\n"
+    "        return {'y': x * 2.0}\n"
+    "module = Double()\n"
+    "tf.saved_model.save(module, os.environ['HUBML_MODEL_DIR'], signatures={'serving_default': module.serve})\n"
+    "print('exported', flush=True)\n"
+)
+
+
+@pytest.fixture
+def hubml_home(tmp_path, monkeypatch) -> str:
+    home = tmp_path / "hubml-home"
+    monkeypatch.setenv("HUBML_HOME", str(home))
+    for name in ("HUBML_BACKEND", "HUBML_STORAGE", "HUBML_PLAIN"):
+        monkeypatch.delenv(name, raising=False)
+    return str(home)
+
+
+@pytest.fixture
+def client(hubml_home) -> hubml.Client:
+    client = hubml.Client(backend="local")
+    yield client
+    for job in client.jobs():  # nothing outlives its test
+        if not job.done:
+            job.cancel()
+
+
+@pytest.fixture
+def jp_server_config(hubml_home):
+    # hubml_home first: the manager builds its client from HUBML_HOME on the first request.
+    return Config({"ServerApp": {"jpserver_extensions": {"hubml.extension": True}}})
+
+
+@pytest.fixture
+def submit(client) -> Callable[..., hubml.Job]:
+    """submit("chatty"|"sleeper"|"ticker"|"exporter", name=...): a real job on the local backend."""
+    bodies = {"chatty": CHATTY, "sleeper": SLEEPER, "ticker": TICKER, "exporter": EXPORTER}
+    return lambda body, name="t": client.train(bodies[body], name=name)
+
+
+def eventually(check: Callable[[], object], timeout: float = 30.0, interval: float = 0.1) -> object:
+    """Wait until `check()` is truthy and return it; fail with what it last said."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            assert value, f"still {value!r} after {timeout} s"
+            return value
+        time.sleep(interval)
+
+
+def wait_for_line(job, text: str, timeout: float = 30.0) -> None:
+    eventually(lambda: any(line.text == text for line in job.logs()), timeout)
+
+
+@pytest.fixture(name="eventually")
+def eventually_fixture() -> Callable[..., object]:
+    return eventually
+
+
+@pytest.fixture(name="wait_for_line")
+def wait_for_line_fixture() -> Callable[..., None]:
+    return wait_for_line

@@ -1,0 +1,81 @@
+"""Every `/hubml/api/` route through a real Jupyter server (pytest-jupyter), on real local-backend jobs."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import tornado.httpclient
+
+
+def body(response) -> dict:
+    return json.loads(response.body)
+
+
+async def fetch_error(jp_fetch, *parts, **kwargs) -> tornado.httpclient.HTTPClientError:
+    with pytest.raises(tornado.httpclient.HTTPClientError) as raised:
+        await jp_fetch("hubml", "api", *parts, **kwargs)
+    return raised.value
+
+
+async def test_unauthenticated_request_is_refused(jp_fetch, jp_serverapp):
+    error = await fetch_error(jp_fetch, "jobs", headers={"Authorization": "token wrong"})
+    assert error.code == 403
+
+
+async def test_list_and_describe_jobs(jp_fetch, submit):
+    job = submit("ticker").wait()
+    listed = body(await jp_fetch("hubml", "api", "jobs"))["jobs"]
+    assert [(item["id"], item["state"]) for item in listed] == [(job.id, "SUCCEEDED")]
+    described = body(await jp_fetch("hubml", "api", "jobs", job.id))
+    assert described["metrics"][-1]["epoch"] == 3
+
+
+async def test_unknown_job_is_404_json_and_bad_id_is_400(jp_fetch):
+    missing = await fetch_error(jp_fetch, "jobs", "nope-000000")
+    assert missing.code == 404
+    assert "nope-000000" in json.loads(missing.response.body)["message"]
+    malformed = await fetch_error(jp_fetch, "jobs", "Bad_Id")
+    assert malformed.code == 400
+
+
+async def test_logs_paged_with_cursor(jp_fetch, submit):
+    job = submit("chatty").wait()
+    first = body(await jp_fetch("hubml", "api", "jobs", job.id, "logs", params={"limit": "3"}))
+    assert len(first["lines"]) == 3 and first["more"] and not first["final"]
+    rest = body(await jp_fetch("hubml", "api", "jobs", job.id, "logs",
+                               params={"cursor": json.dumps(first["cursor"])}))
+    texts = [line["text"] for line in first["lines"] + rest["lines"]]
+    assert [text for text in texts if text.startswith("line")] == [f"line {i}" for i in range(5)]
+    assert rest["final"] and not rest["more"]
+
+
+async def test_logs_bad_cursor_is_400(jp_fetch, submit):
+    job = submit("chatty")
+    error = await fetch_error(jp_fetch, "jobs", job.id, "logs", params={"cursor": "{oops"})
+    assert error.code == 400 and "cursor" in json.loads(error.response.body)["message"]
+
+
+async def test_logs_follow_long_polls_until_the_next_line(jp_fetch, submit, wait_for_line):
+    job = submit("ticker")
+    wait_for_line(job, "epoch 1")
+    cursor = body(await jp_fetch("hubml", "api", "jobs", job.id, "logs"))["cursor"]
+    page = body(await jp_fetch("hubml", "api", "jobs", job.id, "logs",
+                               params={"cursor": json.dumps(cursor), "follow": "1"}))
+    assert page["lines"][0]["text"] == "epoch 2"
+
+
+async def test_cancel_by_delete_and_by_post(jp_fetch, submit, wait_for_line):
+    first, second = submit("sleeper", name="first"), submit("sleeper", name="second")
+    wait_for_line(first, "ready")
+    wait_for_line(second, "ready")
+    deleted = body(await jp_fetch("hubml", "api", "jobs", first.id, method="DELETE"))
+    posted = body(await jp_fetch("hubml", "api", "jobs", second.id, "cancel", method="POST", body=""))
+    assert deleted["state"] == posted["state"] == "CANCELLED"
+
+
+async def test_deploy_without_a_model_is_400(jp_fetch, submit):
+    job = submit("chatty").wait()
+    error = await fetch_error(jp_fetch, "endpoints", method="POST", body=json.dumps({"job": job.id}))
+    assert error.code == 400 and "has not exported a model" in json.loads(error.response.body)["message"]
+    not_json = await fetch_error(jp_fetch, "endpoints", method="POST", body="{not json")
+    assert not_json.code == 400
