@@ -105,3 +105,16 @@ class ServingError(HubMLError):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+
+class EndpointFailed(HubMLError):
+    """An endpoint did not become ready: it failed (`state` FAILED) or was still starting when waiting ran out."""
+
+    def __init__(self, name: str, state: str, reason: str):
+        super().__init__(name, state, reason)
+        self.name = name
+        self.state = state
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"endpoint {self.name} {self.state}: {self.reason}"

@@ -79,6 +79,12 @@ def parse_model_config(text: str, flag: str = "--model_config_file") -> ModelSer
         config = text_format.Parse(text, ModelServerConfig())
     except text_format.ParseError as error:
         raise InvalidArgument(flag, f"not a ModelServerConfig in text format: {error}") from error
+    validate_model_config(config, flag)
+    return config
+
+
+def validate_model_config(config: ModelServerConfig, flag: str = "config") -> None:
+    """Refuse what cannot be served: no model list, duplicate or empty names, no base path."""
     if config.WhichOneof("config") != "model_config_list":
         raise InvalidArgument(flag, "only model_config_list is supported")
     names = [model.name for model in config.model_config_list.config]
@@ -89,7 +95,6 @@ def parse_model_config(text: str, flag: str = "--model_config_file") -> ModelSer
             raise InvalidArgument(flag, f"model {model.name!r} has no base_path")
         if model.model_platform not in ("", "tensorflow"):
             raise InvalidArgument(flag, f"model {model.name!r}: only model_platform 'tensorflow' is served")
-    return config
 
 
 def read_model_config(path: str) -> ModelServerConfig:

@@ -42,6 +42,10 @@ class Inference:
                             output_keys: list[str] | None = None) -> dict[str, np.ndarray]:
         return await asyncio.wrap_future(self.submit(servable, signature_name, inputs, output_keys))
 
+    def run_in_pool(self, function, *args):
+        """Await `function(*args)` run on the worker pool (classify, regress)."""
+        return asyncio.wrap_future(self._executor.submit(function, *args))
+
     def predict(self, servable: Servable, signature_name: str | None, inputs: dict[str, np.ndarray],
                 output_keys: list[str] | None = None) -> dict[str, np.ndarray]:
         """Blocking predict for gRPC worker threads: runs in the calling thread unless batched."""

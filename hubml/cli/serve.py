@@ -1,0 +1,72 @@
+"""`hubml serve`: a TensorFlow-Serving-compatible model server.
+
+The flags are `tensorflow_model_server`'s, so scripts port over; `--host`,
+`--ready_file` and `--rest_api_max_body_bytes` are hubml's additions. Only
+argparse is imported until the command runs: the `hubml` parser imports
+every subcommand module, and `hubml serve` never loads the hubml client.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def _flag_bool(text: str) -> bool:
+    """TF Serving's booleans: `--enable_batching`, `--enable_batching=true|false`."""
+    lowered = text.lower()
+    if lowered not in ("true", "false", "1", "0"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return lowered in ("true", "1")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="serve SavedModels over TF Serving's gRPC and REST APIs",
+        description="Serve SavedModels in TF Serving's <base>/<version>/saved_model.pb layout over TF Serving's "
+                    "gRPC and REST APIs. Prints 'hubml serve: ready ...' once the models answer.")
+    add = parser.add_argument
+    add("--model_name", default="default", help="name of the model served from --model_base_path (default: default)")
+    add("--model_base_path", help="folder of numeric version folders: a path, file://... or s3://...")
+    add("--model_config_file", help="ModelServerConfig in text format: several models, version policies, labels")
+    add("--port", type=int, default=8500, help="gRPC port (default 8500; 0 picks a free one)")
+    add("--rest_api_port", type=int, default=8501, help="REST port (default 8501; 0 turns REST off, as in TF Serving)")
+    add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 in a container)")
+    add("--file_system_poll_wait_seconds", type=float, default=1.0,
+        help="seconds between looks for new versions (default 1; 0 or less: never)")
+    add("--enable_batching", type=_flag_bool, nargs="?", const=True, default=False,
+        help="merge concurrent requests into batched model calls")
+    add("--batching_parameters_file", help="BatchingParameters in text format (implies nothing without --enable_batching)")
+    add("--rest_api_num_threads", type=int, default=max(4, 2 * (os.cpu_count() or 1)),
+        help="threads running un-batched model calls for REST")
+    add("--grpc_max_threads", type=int, default=16, help="gRPC worker threads")
+    add("--rest_api_max_body_bytes", type=int, default=64 << 20,
+        help="largest request body (REST) or message (gRPC) accepted, in bytes (default 64 MiB)")
+    add("--ready_file", help="write {pid, grpc_port, rest_port, ...} as JSON here once ready")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import logging
+
+    from hubml.exceptions import InvalidArgument
+    from hubml.serving import config
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if bool(args.model_config_file) == bool(args.model_base_path):
+        raise InvalidArgument("--model_base_path", "give either --model_base_path or --model_config_file")
+    for flag, value in (("--rest_api_num_threads", args.rest_api_num_threads), ("--grpc_max_threads", args.grpc_max_threads),
+                        ("--rest_api_max_body_bytes", args.rest_api_max_body_bytes)):
+        if value < 1:
+            raise InvalidArgument(flag, "must be at least 1")
+    model_config = (config.read_model_config(args.model_config_file) if args.model_config_file
+                    else config.single_model_config(args.model_name, args.model_base_path))
+    batching = config.read_batching_options(args.batching_parameters_file) if args.enable_batching else None
+
+    from hubml.serving.server import ServeOptions, serve
+
+    return serve(ServeOptions(
+        model_config=model_config, host=args.host, grpc_port=args.port, rest_port=args.rest_api_port,
+        poll_seconds=args.file_system_poll_wait_seconds, batching=batching, rest_threads=args.rest_api_num_threads,
+        grpc_threads=args.grpc_max_threads, max_body_bytes=args.rest_api_max_body_bytes, ready_file=args.ready_file,
+    ))

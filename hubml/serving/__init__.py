@@ -1,0 +1,1 @@
+"""hubml serve: a TensorFlow-Serving-compatible model server, and the predict client."""

@@ -1,0 +1,165 @@
+"""TF Serving's gRPC services, implemented on the official `tensorflow-serving-api` servicers.
+
+PredictionService (Predict, Classify, Regress, MultiInference,
+GetModelMetadata) and ModelService (GetModelStatus,
+HandleReloadConfigRequest). Each call runs on a worker thread of the gRPC
+server; predict joins the batcher when batching is on.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from concurrent import futures
+
+import grpc
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    inference_pb2,
+    model_management_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+    regression_pb2,
+)
+
+from hubml.exceptions import HubMLError, ServingError
+from hubml.serving.config import validate_model_config
+from hubml.serving.inference import CLASSIFY_METHOD, REGRESS_METHOD, Inference, serialized_examples
+from hubml.serving.metrics import ServingMetrics
+from hubml.serving.models import ModelManager
+from hubml.serving.protos import SIGNATURE_DEF_FIELD, metadata_response, model_spec, status_response
+from hubml.serving.servable import DEFAULT_SIGNATURE
+from hubml.serving.tensors import from_ndarray, to_ndarray
+
+ENTRYPOINT = "GRPC"
+
+
+def _spec_version(spec) -> tuple[int | None, str | None]:
+    choice = spec.WhichOneof("version_choice")
+    return (spec.version.value, None) if choice == "version" else (None, spec.version_label or None)
+
+
+def _answers(api: str):
+    """Turn ServingError into the gRPC status TF Serving would send, and count the request."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, request, context):
+            started, status = time.perf_counter(), "OK"
+            try:
+                return method(self, request, context)
+            except ServingError as error:
+                status = error.code
+                context.abort(getattr(grpc.StatusCode, error.code, grpc.StatusCode.UNKNOWN), error.message)
+            finally:
+                name = request.model_spec.name if hasattr(request, "model_spec") else ""
+                self.metrics.record_request(name, ENTRYPOINT, api, status, time.perf_counter() - started)
+
+        return wrapper
+
+    return decorate
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+    def __init__(self, manager: ModelManager, inference: Inference, metrics: ServingMetrics):
+        self.manager, self.inference, self.metrics = manager, inference, metrics
+
+    def _servable(self, spec):
+        return self.manager.get(spec.name, *_spec_version(spec))
+
+    @_answers("predict")
+    def Predict(self, request, context):
+        servable = self._servable(request.model_spec)
+        inputs = {name: to_ndarray(proto) for name, proto in request.inputs.items()}
+        outputs = self.inference.predict(servable, request.model_spec.signature_name or None, inputs,
+                                         list(request.output_filter) or None)
+        signature = servable.signature(request.model_spec.signature_name)
+        response = predict_pb2.PredictResponse(
+            model_spec=model_spec(servable.name, servable.version, request.model_spec.signature_name or DEFAULT_SIGNATURE))
+        for name, value in outputs.items():
+            response.outputs[name].CopyFrom(from_ndarray(value, signature.outputs[name].dtype))
+        return response
+
+    @_answers("classify")
+    def Classify(self, request, context):
+        servable = self._servable(request.model_spec)
+        result = self.inference.classify(servable, request.model_spec.signature_name or None,
+                                         serialized_examples(request.input))
+        spec = model_spec(servable.name, servable.version, request.model_spec.signature_name or DEFAULT_SIGNATURE)
+        return classification_pb2.ClassificationResponse(model_spec=spec, result=result)
+
+    @_answers("regress")
+    def Regress(self, request, context):
+        servable = self._servable(request.model_spec)
+        result = self.inference.regress(servable, request.model_spec.signature_name or None,
+                                        serialized_examples(request.input))
+        spec = model_spec(servable.name, servable.version, request.model_spec.signature_name or DEFAULT_SIGNATURE)
+        return regression_pb2.RegressionResponse(model_spec=spec, result=result)
+
+    @_answers("multi_inference")
+    def MultiInference(self, request, context):
+        if not request.tasks:
+            raise ServingError("INVALID_ARGUMENT", "Expected at least one task")
+        if len({(task.model_spec.name, _spec_version(task.model_spec)) for task in request.tasks}) != 1:
+            raise ServingError("INVALID_ARGUMENT", "All ModelSpecs in a MultiInferenceRequest must access the same model.")
+        examples = serialized_examples(request.input)
+        response = inference_pb2.MultiInferenceResponse()
+        for task in request.tasks:
+            servable = self._servable(task.model_spec)
+            signature_name = task.model_spec.signature_name or None
+            result = response.results.add(model_spec=model_spec(servable.name, servable.version,
+                                                                 task.model_spec.signature_name or DEFAULT_SIGNATURE))
+            if task.method_name == CLASSIFY_METHOD:
+                result.classification_result.CopyFrom(self.inference.classify(servable, signature_name, examples))
+            elif task.method_name == REGRESS_METHOD:
+                result.regression_result.CopyFrom(self.inference.regress(servable, signature_name, examples))
+            else:
+                raise ServingError("UNIMPLEMENTED", f"Unsupported signature method_name: {task.method_name}")
+        return response
+
+    @_answers("get_model_metadata")
+    def GetModelMetadata(self, request, context):
+        if not request.metadata_field:
+            raise ServingError("INVALID_ARGUMENT", "GetModelMetadataRequest must specify at least one metadata_field")
+        for field in request.metadata_field:
+            if field != SIGNATURE_DEF_FIELD:
+                raise ServingError("INVALID_ARGUMENT", f"Metadata field {field} is not supported")
+        return metadata_response(self._servable(request.model_spec))
+
+
+class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+    def __init__(self, manager: ModelManager, metrics: ServingMetrics):
+        self.manager, self.metrics = manager, metrics
+
+    @_answers("get_model_status")
+    def GetModelStatus(self, request, context) -> get_model_status_pb2.GetModelStatusResponse:
+        version, label = _spec_version(request.model_spec)
+        return status_response(self.manager.states(request.model_spec.name, version, label))
+
+    @_answers("reload_config")
+    def HandleReloadConfigRequest(self, request, context):
+        try:
+            validate_model_config(request.config)
+        except HubMLError as error:
+            raise ServingError("INVALID_ARGUMENT", str(error)) from error
+        self.manager.reload_config(request.config)
+        return model_management_pb2.ReloadConfigResponse()
+
+
+def make_grpc_server(address: str, manager: ModelManager, inference: Inference, metrics: ServingMetrics,
+                     threads: int, max_message_bytes: int) -> tuple[grpc.Server, int]:
+    """A started gRPC server and the port it bound."""
+    options = [("grpc.max_receive_message_length", max_message_bytes),
+               ("grpc.max_send_message_length", max_message_bytes), ("grpc.so_reuseport", 0)]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hubml-grpc"),
+                         options=options)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        PredictionService(manager, inference, metrics), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager, metrics), server)
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise ServingError("UNAVAILABLE", f"cannot bind gRPC address {address}")
+    server.start()
+    return server, port

@@ -1,0 +1,115 @@
+"""`hubml serve` wiring: model manager, batcher, gRPC and REST servers, shutdown.
+
+The recipe: load every configured model (warmed up) -> start gRPC -> bind
+REST -> announce readiness (a line on stdout, optionally a JSON file) ->
+poll for versions until SIGTERM/SIGINT -> stop both servers.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from hubml.serving.batching import Batcher
+from hubml.serving.config import BatchingOptions, ModelServerConfig
+from hubml.serving.grpc_service import make_grpc_server
+from hubml.serving.inference import Inference
+from hubml.serving.metrics import ServingMetrics
+from hubml.serving.models import ModelManager
+
+log = logging.getLogger("hubml.serving")
+READY_PREFIX = "hubml serve: ready"
+
+
+@dataclass
+class ServeOptions:
+    """Everything `hubml serve` was told, already validated."""
+
+    model_config: ModelServerConfig
+    host: str = "127.0.0.1"
+    grpc_port: int = 8500
+    rest_port: int = 8501
+    poll_seconds: float = 1.0
+    batching: BatchingOptions | None = None
+    rest_threads: int = 4
+    grpc_threads: int = 16
+    max_body_bytes: int = 64 << 20
+    ready_file: str | None = None
+
+
+def serve(options: ServeOptions) -> int:
+    """Run the server until a signal stops it; returns the exit code."""
+    warm_up = (1, 2) + ((options.batching.max_batch_size,) if options.batching else ())
+    manager = ModelManager(options.model_config, warm_up_sizes=tuple(sorted(set(warm_up))))
+    metrics = ServingMetrics()
+    batcher = Batcher(options.batching, metrics.record_batch) if options.batching else None
+    executor = ThreadPoolExecutor(max_workers=options.rest_threads, thread_name_prefix="hubml-model")
+    inference = Inference(batcher, executor)
+    grpc_server, grpc_port = make_grpc_server(f"{_grpc_host(options.host)}:{options.grpc_port}", manager, inference,
+                                              metrics, options.grpc_threads, options.max_body_bytes)
+    manager.start_polling(options.poll_seconds)
+    try:
+        _use_uvloop()
+        asyncio.run(_serve_rest(options, manager, inference, metrics, grpc_port))
+    finally:
+        manager.stop()
+        grpc_server.stop(grace=1).wait()
+        if batcher:
+            batcher.stop()
+        executor.shutdown(wait=False, cancel_futures=True)
+    return 0
+
+
+def _grpc_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _use_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # the stock loop works, a little slower
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def _serve_rest(options: ServeOptions, manager: ModelManager, inference: Inference, metrics: ServingMetrics,
+                      grpc_port: int) -> None:
+    from tornado.httpserver import HTTPServer
+    from tornado.netutil import bind_sockets
+
+    from hubml.serving.rest import make_app
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    rest_port = None
+    if options.rest_port:
+        # the server checks body sizes itself, to answer with a JSON error
+        http_server = HTTPServer(make_app(manager, inference, metrics, options.max_body_bytes),
+                                 max_body_size=1 << 40, idle_connection_timeout=600, xheaders=False)
+        sockets = bind_sockets(options.rest_port, options.host, reuse_port=False)
+        http_server.add_sockets(sockets)
+        rest_port = sockets[0].getsockname()[1]
+    _announce(options, grpc_port, rest_port)
+    await stop.wait()
+    log.info("stopping")
+
+
+def _announce(options: ServeOptions, grpc_port: int, rest_port: int | None) -> None:
+    """Tell whoever started us that both servers accept requests and the models are loaded."""
+    host = _grpc_host(options.host)
+    ready = {"pid": os.getpid(), "host": options.host, "grpc_port": grpc_port, "rest_port": rest_port,
+             "grpc_target": f"{host}:{grpc_port}", "rest_url": f"http://{host}:{rest_port}" if rest_port else None}
+    if options.ready_file:
+        partial = options.ready_file + ".partial"
+        with open(partial, "w", encoding="utf-8") as handle:
+            json.dump(ready, handle)
+        os.replace(partial, options.ready_file)
+    print(f"{READY_PREFIX} grpc={ready['grpc_target']} rest={ready['rest_url'] or 'off'}", flush=True)
+    sys.stdout.flush()
