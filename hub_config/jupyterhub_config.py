@@ -51,8 +51,8 @@ def configure_login(c, password: str) -> None:
         c.Authenticator.admin_users = admins
         c.SharedPasswordAuthenticator.admin_password = env("HUBML_HUB_ADMIN_PASSWORD")
     c.Authenticator.allow_all = True
-    # Names become folders, namespaces and labels: keep them plain.
-    c.Authenticator.username_pattern = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
+    # Names become folders, namespaces and label values: keep them plain.
+    c.Authenticator.username_pattern = r"^[a-z0-9]([a-z0-9_.-]{0,30}[a-z0-9])?$"
 
 
 def register_admin_service(c) -> None:
@@ -145,8 +145,8 @@ def configure_user_namespaces(c) -> None:
     c.KubeSpawner.slug_scheme = "safe"
     c.KubeSpawner.enable_user_namespaces = True
     c.KubeSpawner.user_namespace_template = "hubml-{username}"
-    c.KubeSpawner.user_namespace_labels = {tenancy.USER_LABEL: "{username}"}
-    c.KubeSpawner.extra_labels = {tenancy.USER_LABEL: "{username}"}
+    c.KubeSpawner.user_namespace_labels = {tenancy.USER_LABEL: "{unescaped_username}"}
+    c.KubeSpawner.extra_labels = {tenancy.USER_LABEL: "{unescaped_username}"}
     c.KubeSpawner.service_account = tenancy.NOTEBOOK_ACCOUNT
     c.KubeSpawner.automount_service_account_token = True  # the hubml client talks to the API
     c.KubeSpawner.uid = 1000  # jovyan, as in the docker-stacks images

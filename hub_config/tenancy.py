@@ -3,7 +3,8 @@
 Each user works in namespace `hubml-<user>` (KubeSpawner's `user_namespace_template`).
 Before their pod starts the hub makes sure that namespace holds:
 
-- ServiceAccount `hubml-notebook`, which the notebook pod runs as;
+- ServiceAccount `hubml-notebook`, which the notebook pod runs as, and
+  `hubml-job`, bound to nothing and without a token, for job and endpoint pods;
 - Role and RoleBinding `hubml-notebook`: jobs, pods, pods/log, services,
   deployments and configmaps in that namespace only, secrets read-only, so
   `%%train` and `%deploy` can act there and nowhere else;
@@ -13,9 +14,12 @@ Before their pod starts the hub makes sure that namespace holds:
   namespace (`hubml-storage-<user>` if the admin made one, else the chart's
   shared `hubml-storage`); the pod reads it through `secretKeyRef`, never inline.
 
-The names and the `hubml.io/user` label match the Kubernetes backend's own
-tenancy manifests (hubml/backends/kubernetes). The manifest builders are pure
-functions; `ensure_user_namespace` is the pre-spawn hook that applies them.
+These are the objects of the Kubernetes backend's `namespace_manifests`
+(hubml/backends/kubernetes/tenancy.py), built here again because the hub image
+carries no TensorFlow and so no `hubml`; tests/hub checks the two agree. The
+`hubml.io/user` label is the JupyterHub user name, which the hub's username
+pattern keeps a valid label value. The builders are pure functions;
+`ensure_user_namespace` is the pre-spawn hook that applies them.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import os
 from typing import Any
 
 NOTEBOOK_ACCOUNT = "hubml-notebook"
+JOB_ACCOUNT = "hubml-job"
 QUOTA_NAME = "hubml-quota"
 STORAGE_SECRET = "hubml-storage"
 STORAGE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
@@ -32,11 +37,11 @@ READ_VERBS = ["get", "list", "watch"]
 
 # What a notebook may do in its own namespace (issue 4, "Tenancy").
 NOTEBOOK_RULES: list[dict[str, Any]] = [
-    {"apiGroups": [""], "resources": ["pods", "services", "configmaps"], "verbs": ALL_VERBS},
-    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get", "list"]},
     {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ALL_VERBS},
+    {"apiGroups": [""], "resources": ["pods", "services", "configmaps"], "verbs": ALL_VERBS},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ALL_VERBS},
-    {"apiGroups": [""], "resources": ["secrets", "resourcequotas", "events"], "verbs": READ_VERBS},
+    {"apiGroups": [""], "resources": ["secrets", "resourcequotas"], "verbs": READ_VERBS},
 ]
 
 
@@ -48,12 +53,11 @@ def _metadata(name: str, namespace: str, user_label: str) -> dict[str, Any]:
     }
 
 
-def service_account(namespace: str, user_label: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": _metadata(NOTEBOOK_ACCOUNT, namespace, user_label),
-    }
+def service_account(name: str, namespace: str, user_label: str, mount_token: bool = True) -> dict[str, Any]:
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(name, namespace, user_label)}
+    if not mount_token:
+        account["automountServiceAccountToken"] = False
+    return account
 
 
 def notebook_role(namespace: str, user_label: str) -> dict[str, Any]:
@@ -98,7 +102,8 @@ def storage_secret(namespace: str, user_label: str, data: dict[str, str]) -> dic
 def tenancy_manifests(namespace: str, user_label: str, quota: dict[str, str]) -> list[dict[str, Any]]:
     """Everything but the Secret, in the order they must be applied."""
     objects = [
-        service_account(namespace, user_label),
+        service_account(NOTEBOOK_ACCOUNT, namespace, user_label),
+        service_account(JOB_ACCOUNT, namespace, user_label, mount_token=False),
         notebook_role(namespace, user_label),
         notebook_role_binding(namespace, user_label),
     ]
@@ -125,7 +130,7 @@ async def ensure_user_namespace(spawner: Any, quota: dict[str, str]) -> None:
     core = shared_client("CoreV1Api")
     rbac = shared_client("RbacAuthorizationV1Api")
     namespace = spawner.namespace
-    user_label = spawner._expand_user_properties("{username}")
+    user_label = spawner.user.name
     await _create_or_keep(core.create_namespace, None, {
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": namespace, "labels": {USER_LABEL: user_label}},
