@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from IPython.core import magic_arguments
-from IPython.core.magic import cell_magic, line_magic, magics_class
+from IPython.core.magic import line_cell_magic, line_magic, magics_class
 
 from hubml.formatting import jobs_table
 from hubml.handles.job import Job
@@ -15,11 +15,12 @@ from hubml.options import TRAIN_OPTIONS, train_spec
 @magics_class
 class TrainMagics(HubMLMagics):
     @with_options(TRAIN_OPTIONS)
-    @cell_magic
-    def train(self, line: str, cell: str) -> Job:
+    @line_cell_magic
+    def train(self, line: str, cell: str | None = None) -> Job:
         """Run the cell as a training job and return its `Job` handle.
 
-        By default the cell waits, printing every replica's log lines and a
+        As a line magic, `%train --package DIR --module pkg.task` runs a package
+        instead of a cell. By default the cell waits, printing every replica's log lines and a
         progress line from reported metrics; interrupting it cancels the job.
         """
         args = magic_arguments.parse_argstring(self.train, line)
