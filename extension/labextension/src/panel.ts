@@ -1,0 +1,184 @@
+/**
+ * The left-sidebar panel: the user's jobs, endpoints and sweeps with their
+ * state, refreshed by a Lumino `Poll` (every 5 s, backing off to 60 s while
+ * the server fails, on standby while the panel or the browser tab is hidden).
+ */
+import { showErrorMessage } from '@jupyterlab/apputils';
+import { Poll } from '@lumino/polling';
+import { CommandRegistry } from '@lumino/commands';
+import { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+
+import { postJSON, requestAPI } from './api';
+import { badge, button, el } from './dom';
+import {
+  FINAL_JOB_STATES,
+  IHubMLEndpoint,
+  IHubMLEndpoints,
+  IHubMLJob,
+  IHubMLJobs,
+  IHubMLSweep,
+  IHubMLSweeps
+} from './model';
+import { CommandIDs } from './commands';
+
+const POLL_INTERVAL = 5 * 1000;
+const POLL_MAX = 60 * 1000;
+
+export class HubMLPanel extends Widget {
+  constructor(commands: CommandRegistry) {
+    super();
+    this.id = 'hubml-sidebar';
+    this.addClass('hubml-panel');
+    this._commands = commands;
+    this._jobs = el('ul', { class: 'hubml-list hubml-jobs' });
+    this._endpoints = el('ul', { class: 'hubml-list hubml-endpoints' });
+    this._sweeps = el('ul', { class: 'hubml-list hubml-sweeps' });
+    this._status = el('div', { class: 'hubml-status' });
+    this.node.append(
+      el('header', { class: 'hubml-header' }, [
+        el('h2', {}, ['hubml']),
+        button('New %%train cell', 'insert-train', () =>
+          this._commands.execute(CommandIDs.insertTrainCell)
+        ),
+        button('Refresh', 'refresh', () => this.refresh())
+      ]),
+      this._status,
+      el('h3', {}, ['Jobs']),
+      this._jobs,
+      el('h3', {}, ['Endpoints']),
+      this._endpoints,
+      el('h3', {}, ['Sweeps']),
+      this._sweeps
+    );
+    this._poll = new Poll({
+      auto: true,
+      factory: () => this._load(),
+      frequency: { interval: POLL_INTERVAL, backoff: true, max: POLL_MAX },
+      name: 'hubml:sidebar',
+      standby: () => !this.isVisible || 'when-hidden'
+    });
+  }
+
+  /** Load now (after an action, or when shown), without waiting for the next tick. */
+  refresh(): Promise<void> {
+    return this._poll.refresh();
+  }
+
+  dispose(): void {
+    this._poll.dispose();
+    super.dispose();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    void this.refresh();
+  }
+
+  private async _load(): Promise<void> {
+    // Jobs decide success (a failure backs the poll off); endpoints and sweeps
+    // may fail on their own (e.g. a backend without them) without hiding jobs.
+    const [jobs, endpoints, sweeps] = await Promise.allSettled([
+      requestAPI<IHubMLJobs>('jobs'),
+      requestAPI<IHubMLEndpoints>('endpoints'),
+      requestAPI<IHubMLSweeps>('sweeps')
+    ]);
+    const problems: string[] = [];
+    if (jobs.status === 'fulfilled') {
+      this._jobs.replaceChildren(...jobs.value.jobs.map(job => this._jobRow(job)));
+    } else {
+      problems.push(`jobs: ${jobs.reason.message}`);
+    }
+    if (endpoints.status === 'fulfilled') {
+      this._endpoints.replaceChildren(
+        ...endpoints.value.endpoints.map(endpoint => this._endpointRow(endpoint))
+      );
+    } else {
+      problems.push(`endpoints: ${endpoints.reason.message}`);
+    }
+    if (sweeps.status === 'fulfilled') {
+      this._sweeps.replaceChildren(...sweeps.value.sweeps.map(sweep => this._sweepRow(sweep)));
+    } else {
+      problems.push(`sweeps: ${sweeps.reason.message}`);
+    }
+    this._status.textContent = problems.join('; ');
+    if (jobs.status === 'rejected') {
+      throw jobs.reason;
+    }
+  }
+
+  private _jobRow(job: IHubMLJob): HTMLElement {
+    const actions = [button('Logs', 'logs', () => this._openLogs(job.id))];
+    if (!FINAL_JOB_STATES.includes(job.state)) {
+      actions.push(
+        button('Cancel', 'cancel', () => this._act(postJSON(`jobs/${job.id}/cancel`)))
+      );
+    }
+    if (job.model) {
+      actions.push(
+        button('Deploy', 'deploy', () => this._act(postJSON('endpoints', { job: job.id })),
+          `Serve ${job.model.model} version ${job.model.version}`)
+      );
+    }
+    actions.push(button('TensorBoard', 'tensorboard', () => this._tensorboard(job.id)));
+    const row = el('li', { class: 'hubml-row hubml-job', 'data-id': job.id, title: job.reason }, [
+      el('span', { class: 'hubml-name' }, [job.name]),
+      el('code', { class: 'hubml-id' }, [job.id]),
+      badge(job.state),
+      el('div', { class: 'hubml-actions' }, actions)
+    ]);
+    row.addEventListener('click', () => this._openLogs(job.id));
+    return row;
+  }
+
+  private _endpointRow(endpoint: IHubMLEndpoint): HTMLElement {
+    const versions = endpoint.versions.join(', ') || 'none yet';
+    return el('li', { class: 'hubml-row hubml-endpoint', 'data-id': endpoint.name, title: endpoint.reason }, [
+      el('span', { class: 'hubml-name' }, [endpoint.name]),
+      badge(endpoint.state),
+      el('div', { class: 'hubml-detail' }, [`${endpoint.model} v${versions} · ${endpoint.rest_url}`]),
+      el('div', { class: 'hubml-actions' }, [
+        button('Undeploy', 'undeploy', () =>
+          this._act(requestAPI(`endpoints/${endpoint.name}`, { method: 'DELETE' }))
+        )
+      ])
+    ]);
+  }
+
+  private _sweepRow(sweep: IHubMLSweep): HTMLElement {
+    return el('li', { class: 'hubml-row hubml-sweep', 'data-id': sweep.id }, [
+      el('span', { class: 'hubml-name' }, [sweep.name]),
+      el('code', { class: 'hubml-id' }, [sweep.id]),
+      badge(sweep.state),
+      el('div', { class: 'hubml-detail' }, [`${(sweep.trials || []).length} trials`])
+    ]);
+  }
+
+  private _openLogs(id: string): void {
+    void this._commands.execute(CommandIDs.openLogs, { id });
+  }
+
+  private async _act(request: Promise<unknown>): Promise<void> {
+    try {
+      await request;
+    } catch (error) {
+      await showErrorMessage('hubml', error as Error);
+    }
+    await this.refresh();
+  }
+
+  private async _tensorboard(id: string): Promise<void> {
+    try {
+      const answer = await postJSON<{ url: string }>(`jobs/${id}/tensorboard`);
+      window.open(answer.url, '_blank');
+    } catch (error) {
+      await showErrorMessage('hubml: TensorBoard', error as Error);
+    }
+  }
+
+  private _commands: CommandRegistry;
+  private _jobs: HTMLElement;
+  private _endpoints: HTMLElement;
+  private _sweeps: HTMLElement;
+  private _status: HTMLElement;
+  private _poll: Poll;
+}

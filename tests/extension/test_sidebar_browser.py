@@ -1,0 +1,128 @@
+"""The sidebar in a real JupyterLab, in Debian's headless Chromium driven by Playwright.
+
+JupyterLab runs as its own process with the built labextension (`make
+labextension`) and hubml's server extension; a job submitted through the
+Client API shows up in the sidebar, its logs open, and Cancel ends it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUILT_LABEXTENSION = REPO_ROOT / "extension" / "labextension" / "static"
+OUTPUT = REPO_ROOT / "test-output"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+START_TIMEOUT = 60.0
+UI_TIMEOUT_MS = 30_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"jupyter lab exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"jupyter lab did not answer {url} within {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def lab(tmp_path, hubml_home):
+    """A JupyterLab with the sidebar and the server extension, on a free port, in a private Jupyter environment."""
+    if not (BUILT_LABEXTENSION / "package.json").exists():
+        pytest.fail(f"the sidebar is not built: run `make labextension` ({BUILT_LABEXTENSION} is missing)")
+    labextensions = tmp_path / "labextensions"
+    labextensions.mkdir()
+    (labextensions / "hubml").symlink_to(BUILT_LABEXTENSION)
+    config = tmp_path / "jupyter-config"
+    config.mkdir()
+    (config / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": {"hubml.extension": True}}}))
+    # No "get Jupyter news?" toast over the screenshot.
+    (config / "labconfig").mkdir()
+    (config / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    port, token = free_port(), secrets.token_hex(16)
+    environment = {**os.environ, "HOME": str(tmp_path), "JUPYTER_CONFIG_DIR": str(config),
+                   "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"),
+                   "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime")}
+    log = tmp_path / "lab.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", f"--port={port}",
+             "--ip=127.0.0.1", f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
+             f"--LabApp.extra_labextensions_path={labextensions}"],
+            env=environment, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(f"{url}/api/status?token={token}", process, log)
+        yield {"url": url, "token": token, "log": log}
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def page(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            page.goto(f"{lab['url']}/lab?token={lab['token']}")
+            yield page
+        finally:
+            browser.close()
+
+
+def test_sidebar_shows_a_job_opens_its_logs_and_cancels_it(page, lab, submit, wait_for_line):
+    job = submit("sleeper", name="browser")
+    wait_for_line(job, "ready")
+
+    page.click('.jp-SideBar .lm-TabBar-tab[data-id="hubml-sidebar"]')
+    row = page.locator(f'.hubml-job[data-id="{job.id}"]')
+    row.locator(".hubml-state-RUNNING").wait_for()
+
+    row.locator('[data-action="logs"]').click()
+    logs = page.locator(f'.hubml-logs[data-job-id="{job.id}"] .hubml-log-text')
+    logs.filter(has_text="ready").wait_for()
+
+    row.locator('[data-action="cancel"]').click()
+    page.locator(f'.hubml-job[data-id="{job.id}"] .hubml-state-CANCELLED').wait_for()
+    page.locator(f'.hubml-logs[data-job-id="{job.id}"][data-final="true"]').wait_for()
+    assert job.state == "CANCELLED"
+    assert page.locator(f'.hubml-job[data-id="{job.id}"] [data-action="cancel"]').count() == 0
+
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "sidebar-job-cancelled.png"))
