@@ -17,9 +17,10 @@ _EXPORTS = {
     "Client": "hubml.client",
     "TrainSpec": "hubml.specs",
     "DeploySpec": "hubml.specs",
-    "TuneSpec": "hubml.specs",
+    "TuneSpec": "hubml.tuning.spec",
     "Resources": "hubml.specs",
     "Job": "hubml.handles",
+    "Endpoint": "hubml.handles",
     "report": "hubml.reporting",
 }
 

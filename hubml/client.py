@@ -4,18 +4,26 @@
     job = client.submit(TrainSpec(name="mnist", code=source, workers=2))
     job.follow()
     client.jobs(); client.job(job.id).cancel()
+    endpoint = client.deploy(job)                 # or a model name, or a model folder/URL
+    endpoint.predict([[0.1, 0.2]])
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traitlets.config import Config
 
 from hubml import backends
-from hubml.backends.base import Backend
+from hubml.backends.base import ENDPOINT_FAILED, Backend
 from hubml.config import Settings
+from hubml.exceptions import EndpointFailed
+from hubml.handles.endpoint import READY_TIMEOUT_SECONDS, Endpoint
 from hubml.handles.job import Job
-from hubml.specs import Resources, TrainSpec
+from hubml.specs import DeploySpec, Resources, TrainSpec, slugify
+
+if TYPE_CHECKING:
+    from hubml.handles.sweep import Sweep
+    from hubml.tuning.spec import TuneSpec
 
 
 class Client:
@@ -43,5 +51,66 @@ class Client:
     def cancel(self, job_id: str) -> Job:
         return self.job(job_id).cancel()
 
+    # --- endpoints ----------------------------------------------------------------------
+
+    def deploy(self, model: str | Job, name: str | None = None, version: int | None = None, replicas: int = 1,
+               batching: bool = False, wait: bool = True, timeout: float | None = READY_TIMEOUT_SECONDS) -> Endpoint:
+        """Serve a model (a name in storage, a model folder/URL, a job id or `Job`) behind a TF Serving endpoint.
+
+        With `wait` (the default) it returns once the endpoint serves; an
+        endpoint that fails to start is removed and `EndpointFailed` says why.
+        """
+        source = model.id if isinstance(model, Job) else model
+        name = name or default_endpoint_name(source)
+        record = self.backend.deploy(DeploySpec(name=name, model=source, version=version, replicas=replicas,
+                                                batching=batching))
+        endpoint = Endpoint(self, record)
+        if wait:
+            try:
+                endpoint.wait_ready(timeout)
+            except EndpointFailed as error:
+                if error.state == ENDPOINT_FAILED:
+                    self.backend.undeploy(name)
+                    error.reason += "\n(the failed endpoint was removed)"
+                raise
+        return endpoint
+
+    def endpoint(self, name: str) -> Endpoint:
+        return Endpoint(self, self.backend.endpoint(name))
+
+    def endpoints(self) -> list[Endpoint]:
+        return [Endpoint(self, record) for record in self.backend.endpoints()]
+
+    def undeploy(self, name: str) -> None:
+        self.backend.undeploy(name)
+
+    # --- sweeps (hyperparameter tuning; hubml/tuning, imported on first use) ---------------
+
+    def tune(self, spec: TuneSpec) -> Sweep:
+        """Validate and start a sweep; returns at once, its driver running detached (see `Sweep.follow`)."""
+        from hubml.handles.sweep import Sweep
+        from hubml.tuning import launch
+        from hubml.tuning.records import SweepBook
+
+        return Sweep(self, launch.start(self, SweepBook(self.settings.home), spec))
+
+    def sweep(self, sweep_id: str) -> Sweep:
+        """Reattach to a sweep by id (after a kernel restart, from another process)."""
+        from hubml.handles.sweep import Sweep
+        from hubml.tuning.records import SweepBook
+
+        return Sweep(self, SweepBook(self.settings.home).get(sweep_id))
+
+    def sweeps(self) -> list[Sweep]:
+        from hubml.handles.sweep import Sweep
+        from hubml.tuning.records import SweepBook
+
+        return [Sweep(self, record) for record in SweepBook(self.settings.home).all()]
+
     def __repr__(self) -> str:
         return f"Client(backend={self.settings.backend!r}, storage={self.settings.storage!r})"
+
+
+def default_endpoint_name(model: str) -> str:
+    """A model name or job id as it is; a folder or URL by its last part."""
+    return slugify(model.rstrip("/").rsplit("/", 1)[-1])

@@ -32,3 +32,10 @@ def jobs_table(records: Sequence[Any]) -> str:
 def _replicas(spec: dict) -> str:
     counts = {"chief": int(spec.get("chief", False)), "worker": spec.get("workers", 1), "ps": spec.get("ps", 0)}
     return ",".join(f"{role}:{n}" for role, n in counts.items() if n)
+
+
+def endpoints_table(records: Sequence[dict]) -> str:
+    """One row per endpoint record."""
+    rows = [(r["name"], r["state"], r["model"], ",".join(str(v) for v in r["versions"]) or "-", r["rest_url"] or "-",
+             r["grpc_target"] or "-", timestamp(r["created_at"])) for r in records]
+    return table(["ENDPOINT", "STATE", "MODEL", "VERSIONS", "REST", "GRPC", "CREATED"], rows)

@@ -61,3 +61,27 @@ def train_spec(args: argparse.Namespace, code: str | None, name: str, source_dir
         retries=args.retries, timeout=args.timeout, legacy_keras=False if args.no_legacy_keras else None,
         source_dir=source_dir,
     )
+
+
+# --- endpoints: `%deploy`, `%%deploy` (as YAML keys) and `hubml models deploy` ----------------
+
+DEPLOY_OPTIONS = [
+    Option(("model",), dict(nargs="?", metavar="MODEL",
+                            help="a model name in storage, a model folder or URL (<base>/<version>/saved_model.pb), "
+                                 "or a job id (its exported model)")),
+    Option(("--name",), dict(help="endpoint name (default: the model's, folder's or job's name)")),
+    Option(("--version",), dict(type=int, help="serve only this version (default: the highest, and newer ones as "
+                                               "they appear; for a job, the version it exported)")),
+    Option(("--replicas",), dict(type=int, default=1, help="serving replicas (default 1)")),
+    Option(("--batching",), dict(action="store_true", help="merge concurrent requests into batched model calls")),
+    Option(("--timeout",), dict(type=float, default=300.0, metavar="SECONDS",
+                                help="how long to wait for the endpoint to be ready (default 300)")),
+    Option(("--detach",), dict(action="store_true", help="return at once instead of waiting until it is ready")),
+    Option(("--backend",), dict(help="'local' or 'kubernetes' (default: configured)")),
+]
+
+
+def deploy_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """`Client.deploy` keywords from parsed `DEPLOY_OPTIONS` (the model itself left to the caller)."""
+    return dict(name=args.name, version=args.version, replicas=args.replicas, batching=args.batching,
+                wait=not args.detach, timeout=args.timeout)

@@ -1,4 +1,5 @@
-"""hubml's IPython magics (installed as `hubml.magics`): `%%train`, `%jobs`, `%logs`, `%cancel`.
+"""hubml's IPython magics (installed as `hubml.magics`): `%%train`, `%jobs`, `%logs`, `%cancel`,
+`%deploy`/`%%deploy`, `%predict`, `%undeploy`, `%endpoints`.
 
 `%load_ext hubml` calls `register(ipython)`.
 """
@@ -6,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from hubml.magics.deploy import DeployMagics
 from hubml.magics.train import TrainMagics
+from hubml.magics.tune import TuneMagics
 
-MAGIC_CLASSES = [TrainMagics]
+MAGIC_CLASSES = [TrainMagics, DeployMagics, TuneMagics]
 
 
 def register(ipython: Any) -> None:

@@ -7,7 +7,9 @@ implementation and the test double for everything above it.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import secrets
 import time
 from abc import ABC, abstractmethod
@@ -16,11 +18,13 @@ from typing import Any, Iterator
 
 from hubml import bundle, storage
 from hubml.config import Settings
-from hubml.exceptions import InvalidArgument, NotFound
-from hubml.specs import TrainSpec
+from hubml.exceptions import InvalidArgument, ModelLayoutError, NotFound
+from hubml.specs import NAME_PATTERN, DeploySpec, TrainSpec
 
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
 FINAL_STATES = frozenset({SUCCEEDED, FAILED, CANCELLED})
+ENDPOINT_PENDING, ENDPOINT_READY, ENDPOINT_FAILED = "PENDING", "READY", "FAILED"
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
 
 @dataclass
@@ -146,11 +150,126 @@ class Backend(ABC):
     @abstractmethod
     def _logs(self, record: JobRecord, follow: bool, cursor: dict | None) -> Iterator[LogLine]: ...
 
+    # --- endpoints ----------------------------------------------------------------------
+    #
+    # An endpoint record is a JSON-ready dict (see `endpoint_record`): name, model (the
+    # name the model is served under), model_uri (its base folder in TF Serving's
+    # layout), version (pinned, or None for the highest), versions (being served),
+    # state (PENDING, READY, FAILED), reason, rest_url (http://host:port),
+    # grpc_target (host:port), replicas, batching, created_at, backend; the local
+    # backend adds pid.
 
-def check_id(job_id: str) -> str:
+    def deploy(self, spec: DeploySpec) -> dict[str, Any]:
+        """Validate, find the model, check its layout, then start serving it; returns at once."""
+        spec.validate()
+        if self._endpoint(spec.name) is not None:
+            raise InvalidArgument("--name", f"an endpoint named {spec.name!r} already exists: undeploy it "
+                                  "first, or choose another --name")
+        base, version = self.resolve_model(spec.model, spec.version)
+        check_layout(base, version)
+        return self._deploy(dataclasses.replace(spec, model=base, version=version))
+
+    def endpoint(self, name: str) -> dict[str, Any]:
+        record = self._endpoint(check_id(name, "ENDPOINT", "an endpoint name"))
+        if record is None:
+            raise NotFound("endpoint", name)
+        return record
+
+    def endpoints(self) -> list[dict[str, Any]]:
+        return sorted(self._endpoints(), key=lambda record: record["name"])
+
+    def undeploy(self, name: str) -> None:
+        self._undeploy(self.endpoint(name)["name"])
+
+    def resolve_model(self, model: str, version: int | None) -> tuple[str, int | None]:
+        """(base URL, version) of what `model` names: a path or URL, a model in storage, or a job's export.
+
+        A job pins the version it exported unless `version` says otherwise; the
+        others serve `version`, or the highest one (and new ones as they appear).
+        """
+        if "://" in model or model.startswith((".", "/", "~")):
+            return absolute_url(model), version
+        is_name = bool(NAME_PATTERN.match(model)) and len(model) <= 63
+        stored = storage.join(self.settings.storage, "models", model)
+        if is_name and storage.exists(stored):
+            return stored, version
+        if is_name and self._job(model) is not None:
+            exported = self.exported_model(model)
+            if exported is None:
+                raise InvalidArgument("MODEL", f"job {model} has not exported a model (yet): its code must save "
+                                      "a SavedModel to HUBML_MODEL_DIR")
+            return exported["uri"].rstrip("/").rsplit("/", 1)[0], exported["version"] if version is None else version
+        if os.path.exists(model):
+            return absolute_url(model), version
+        raise InvalidArgument("MODEL", f"{model!r} is not a model in {storage.join(self.settings.storage, 'models')}, "
+                              "a model folder or a job id")
+
+    # --- endpoint primitives each backend supplies ----------------------------------------
+
+    @abstractmethod
+    def _deploy(self, spec: DeploySpec) -> dict[str, Any]:
+        """Start serving; `spec.model` is the checked base URL, `spec.version` the version to pin or None."""
+
+    def _endpoint(self, name: str) -> dict[str, Any] | None:
+        return next((record for record in self._endpoints() if record["name"] == name), None)
+
+    @abstractmethod
+    def _endpoints(self) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def _undeploy(self, name: str) -> None: ...
+
+
+def check_id(job_id: str, argument: str = "JOB", what: str = "a job id") -> str:
     """Ids reach storage paths and process tables: only names hubml itself could have made."""
-    from hubml.specs import NAME_PATTERN
-
     if not isinstance(job_id, str) or not NAME_PATTERN.match(job_id) or len(job_id) > 63:
-        raise InvalidArgument("JOB", f"{job_id!r} is not a job id")
+        raise InvalidArgument(argument, f"{job_id!r} is not {what}")
     return job_id
+
+
+def endpoint_record(spec: DeploySpec, backend: str, **fields: Any) -> dict[str, Any]:
+    """A new endpoint's record for a resolved spec (see `Backend._deploy`); `fields` add or override."""
+    return {"name": spec.name, "model": served_model_name(spec.model), "model_uri": spec.model,
+            "version": spec.version, "versions": [], "state": ENDPOINT_PENDING, "reason": "",
+            "rest_url": "", "grpc_target": "", "replicas": spec.replicas, "batching": spec.batching,
+            "created_at": time.time(), "backend": backend, **fields}
+
+
+def served_model_name(base: str) -> str:
+    """The name a model is served under (`/v1/models/<name>`): its base folder's name, as TF Serving users name it."""
+    return base.rstrip("/").rsplit("/", 1)[-1]
+
+
+def absolute_url(path_or_url: str) -> str:
+    if "://" in path_or_url:
+        return path_or_url.rstrip("/")
+    return "file://" + os.path.abspath(os.path.expanduser(path_or_url))
+
+
+def check_layout(base: str, version: int | None) -> str:
+    """Raise `ModelLayoutError` naming what TF Serving would miss under `base`; return the version folder's URL.
+
+    With no `version`, the highest version folder holding a SavedModel is the one served.
+    """
+    if not storage.exists(base):
+        raise ModelLayoutError(base, "the model folder does not exist")
+    if any(storage.exists(storage.join(base, name)) for name in SAVED_MODEL_FILES):
+        parent, _, folder = base.rstrip("/").rpartition("/")
+        if folder.isdigit():
+            raise ModelLayoutError(base, f"this is a version folder: deploy the model folder above it, {parent}")
+        raise ModelLayoutError(base, f"saved_model.pb is directly in the model folder; move it into a numeric "
+                               f"version folder, {storage.join(base, '1', 'saved_model.pb')}")
+    folders = {int(name): name for name in storage.listdir(base) if name.isdigit()}
+    if not folders:
+        raise ModelLayoutError(base, f"no numeric version folder: {storage.join(base, '1', 'saved_model.pb')} "
+                               "is missing")
+    if version is not None and version not in folders:
+        raise ModelLayoutError(base, f"{storage.join(base, str(version))} is missing (versions there: "
+                               f"{', '.join(str(v) for v in sorted(folders))})")
+    candidates = [version] if version is not None else sorted(folders, reverse=True)
+    for candidate in candidates:
+        folder = storage.join(base, folders[candidate])
+        if any(storage.exists(storage.join(folder, name)) for name in SAVED_MODEL_FILES):
+            return folder
+    missing = storage.join(base, folders[candidates[0]], "saved_model.pb")
+    raise ModelLayoutError(base, f"{missing} is missing")

@@ -12,6 +12,7 @@ from hubml.specs import TrainSpec
 
 if TYPE_CHECKING:
     from hubml.client import Client
+    from hubml.handles.endpoint import Endpoint
 
 LOG_TAIL_LINES = 20
 
@@ -52,6 +53,10 @@ class Job:
     def model(self) -> dict[str, Any] | None:
         """{'model', 'version', 'uri'} of the SavedModel this job exported, once it has."""
         return self.client.backend.exported_model(self.id)
+
+    def deploy(self, **options: Any) -> Endpoint:
+        """Serve the model this job exported: `Client.deploy(job, **options)`."""
+        return self.client.deploy(self, **options)
 
     def logs(self, follow: bool = False, cursor: dict | None = None) -> Iterator[LogLine]:
         return self.client.backend.logs(self.id, follow=follow, cursor=cursor)

@@ -12,6 +12,7 @@ from typing import Iterator
 
 from hubml import storage
 from hubml.backends.base import CANCELLED, FAILED, Backend, JobRecord, LogLine
+from hubml.backends.local.endpoints import LocalEndpoints
 from hubml.backends.local.logs import read_logs
 from hubml.backends.local.store import Store
 from hubml.backends.local.supervisor import STOP_GRACE_SECONDS
@@ -29,6 +30,7 @@ class LocalBackend(Backend):
         super().__init__(settings)
         self.store = Store(settings.home)
         self.capacity = machine_capacity(settings)
+        self.served = LocalEndpoints(settings, self.store)
 
     # --- primitives ------------------------------------------------------------------
 
@@ -77,6 +79,18 @@ class LocalBackend(Backend):
     def _logs(self, record: JobRecord, follow: bool, cursor: dict | None) -> Iterator[LogLine]:
         root = os.path.join(self.job_dir(record.id), "logs")
         return read_logs(root, follow, lambda: self.job(record.id).final, cursor)
+
+    def _deploy(self, spec) -> dict:
+        return self.served.deploy(spec)
+
+    def _endpoint(self, name: str) -> dict | None:
+        return self.served.endpoint(name)
+
+    def _endpoints(self) -> list[dict]:
+        return self.served.endpoints()
+
+    def _undeploy(self, name: str) -> None:
+        self.served.undeploy(name)
 
     # --- helpers ---------------------------------------------------------------------
 

@@ -1,0 +1,138 @@
+"""The `Endpoint` handle: addresses, state, versions, predict, metadata, undeploy.
+
+It calls the model through `hubml.serving.client.PredictClient`, which speaks
+only TF Serving's own protocols, so the same handle works against `hubml serve`
+on the local backend and the `tensorflow/serving` image on Kubernetes.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from hubml.backends.base import ENDPOINT_FAILED, ENDPOINT_READY
+from hubml.exceptions import EndpointFailed, NotFound
+
+if TYPE_CHECKING:
+    from hubml.client import Client
+    from hubml.serving.client import PredictClient
+
+READY_TIMEOUT_SECONDS = 300.0
+READY_POLL_SECONDS = 0.25
+
+
+class Endpoint:
+    def __init__(self, client: Client, record: dict[str, Any]):
+        self.client = client
+        self._record = record
+        self._predict_client: PredictClient | None = None
+
+    @property
+    def name(self) -> str:
+        return self._record["name"]
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The latest record from the backend: state and versions change while it runs."""
+        self._record = self.client.backend.endpoint(self.name)
+        return self._record
+
+    @property
+    def state(self) -> str:
+        return self.record["state"]
+
+    @property
+    def versions(self) -> list[int]:
+        return self.record["versions"]
+
+    @property
+    def model(self) -> str:
+        """The name the model is served under: `{rest_url}/v1/models/{model}`."""
+        return self._record["model"]
+
+    @property
+    def rest_url(self) -> str:
+        return self._record["rest_url"]
+
+    @property
+    def grpc_target(self) -> str:
+        return self._record["grpc_target"]
+
+    @property
+    def predict_url(self) -> str:
+        return f"{self.rest_url}/v1/models/{self.model}:predict"
+
+    def predict(self, instances: Any, protocol: str = "grpc", signature_name: str | None = None,
+                version: int | None = None) -> Any:
+        """Call the model: an array-like (one-input signatures) or a dict of named inputs.
+
+        Returns a numpy array for single-output signatures, else a dict of arrays.
+        """
+        return self.predict_client().predict(instances, signature_name=signature_name, version=version,
+                                             protocol=protocol)
+
+    def metadata(self, protocol: str = "grpc", version: int | None = None) -> dict[str, Any]:
+        """TF Serving's model metadata (`model_spec`, `metadata.signature_def`)."""
+        return self.predict_client().metadata(version=version, protocol=protocol)
+
+    def predict_client(self) -> PredictClient:
+        """One client per handle, kept: its gRPC channel and the signature it read are reused."""
+        from hubml.serving.client import PredictClient
+
+        if self._predict_client is None:
+            self._predict_client = PredictClient(self.grpc_target, self.rest_url, self.model)
+        return self._predict_client
+
+    def wait_ready(self, timeout: float | None = READY_TIMEOUT_SECONDS) -> Endpoint:
+        """Block until the endpoint serves a version; raise `EndpointFailed` if it fails or time runs out."""
+        deadline = None if timeout is None else time.time() + timeout
+        while True:
+            record = self.record
+            if record["state"] == ENDPOINT_READY:
+                return self
+            if record["state"] == ENDPOINT_FAILED:
+                raise EndpointFailed(self.name, record["state"], record.get("reason") or "it stopped")
+            if deadline is not None and time.time() > deadline:
+                raise EndpointFailed(self.name, record["state"], f"not ready after {timeout:g} s"
+                                     + (f" ({record['reason']})" if record.get("reason") else ""))
+            time.sleep(READY_POLL_SECONDS)
+
+    def undeploy(self) -> None:
+        if self._predict_client is not None:
+            self._predict_client.close()
+            self._predict_client = None
+        self.client.backend.undeploy(self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON model the server extension and the sidebar share: the live record."""
+        return dict(self.record)
+
+    def __repr__(self) -> str:
+        try:
+            record = self.record
+        except NotFound:
+            return f"Endpoint {self.name} (undeployed)"
+        versions = ", ".join(str(v) for v in record["versions"]) or "none yet"
+        text = (f"Endpoint {self.name} {record['state']}: model {record['model']} (versions {versions}) from "
+                f"{record['model_uri']}\n  REST {self.predict_url}\n  gRPC {self.grpc_target}")
+        return text + (f"\n  {record['reason']}" if record.get("reason") else "")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
+
+def split_request_body(payload: Any) -> tuple[Any, str | None]:
+    """(instances or inputs, signature name) of TF Serving's REST body; any other payload is the instances."""
+    if isinstance(payload, dict) and ("instances" in payload or "inputs" in payload):
+        return payload.get("instances", payload.get("inputs")), payload.get("signature_name")
+    return payload, None
+
+
+def jsonable(value: Any) -> Any:
+    """Predict results (numpy arrays, dicts of them, bytes) as JSON values."""
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, list):
+        return [jsonable(item) for item in value]
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
