@@ -1,0 +1,110 @@
+"""One namespace per user: what it holds, and the guard that keeps hubml inside it.
+
+For each user namespace an administrator (or the hub, before the notebook
+starts) applies `namespace_manifests(...)`:
+
+- ServiceAccount `hubml-notebook`, which the notebook pod runs as, with a Role
+  and RoleBinding of the same name granting jobs, pods, pods/log, services,
+  deployments and configmaps in that namespace only, and secrets read-only.
+  Nothing here is cluster-wide: no ClusterRole, no ClusterRoleBinding.
+- ServiceAccount `hubml-job`, which job and endpoint pods run as; it is bound
+  to nothing and its token is not mounted.
+- ResourceQuota `hubml-quota`, the profile's budget, which bounds the
+  notebook and every job and endpoint started from it.
+
+    python -m hubml.backends.kubernetes.tenancy hubml-alice --user alice \
+        --profiles spawner_profiles/profiles.yaml --profile cpu-small | kubectl apply -f -
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from typing import Any
+
+from hubml.backends.kubernetes.manifests import USER_LABEL, label_value
+from hubml.exceptions import InvalidArgument
+
+NOTEBOOK_ACCOUNT, JOB_ACCOUNT, QUOTA_NAME = "hubml-notebook", "hubml-job", "hubml-quota"
+NAMESPACE_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+EVERY_VERB = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
+READ_VERBS = ["get", "list", "watch"]
+NOTEBOOK_RULES: list[dict[str, Any]] = [
+    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": EVERY_VERB},
+    {"apiGroups": [""], "resources": ["pods", "services", "configmaps"], "verbs": EVERY_VERB},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": EVERY_VERB},
+    {"apiGroups": [""], "resources": ["secrets", "resourcequotas"], "verbs": READ_VERBS},
+]
+# A budget for namespaces whose profile names none.
+DEFAULT_QUOTA = {"requests.cpu": "8", "requests.memory": "32Gi", "limits.cpu": "16", "limits.memory": "64Gi",
+                 "requests.nvidia.com/gpu": "0", "pods": "50", "count/jobs.batch": "200",
+                 "count/deployments.apps": "10", "services": "220", "configmaps": "1000"}
+
+
+def namespace_manifests(namespace: str, user: str, quota: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """ServiceAccounts, Role, RoleBinding and ResourceQuota for one user's namespace, in apply order."""
+    check_namespace_name(namespace)
+    labels = {USER_LABEL: label_value(user)}
+
+    def metadata(name: str) -> dict[str, Any]:
+        return {"name": name, "namespace": namespace, "labels": dict(labels)}
+
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(NOTEBOOK_ACCOUNT)},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(JOB_ACCOUNT),
+         "automountServiceAccountToken": False},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata(NOTEBOOK_ACCOUNT),
+         "rules": [dict(rule) for rule in NOTEBOOK_RULES]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": metadata(NOTEBOOK_ACCOUNT),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NOTEBOOK_ACCOUNT},
+         "subjects": [{"kind": "ServiceAccount", "name": NOTEBOOK_ACCOUNT, "namespace": namespace}]},
+        {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": metadata(QUOTA_NAME),
+         "spec": {"hard": {key: str(value) for key, value in (quota or DEFAULT_QUOTA).items()}}},
+    ]
+
+
+def check_namespace_name(namespace: str) -> str:
+    if not isinstance(namespace, str) or not NAMESPACE_PATTERN.match(namespace) or len(namespace) > 63:
+        raise InvalidArgument("namespace", f"{namespace!r} is not a Kubernetes namespace name")
+    return namespace
+
+
+def check_within(requested: str | None, own: str) -> None:
+    """The namespace guard: hubml acts in the notebook's own namespace and nowhere else."""
+    if requested is not None and requested != own:
+        raise InvalidArgument("namespace", f"this notebook works in namespace {own!r}; hubml refuses to act in "
+                              f"{requested!r}")
+
+
+def profile_quota(profiles_file: str, slug: str) -> dict[str, str]:
+    """The `quota` of one profile in a KubeSpawner `profile_list` file (spawner_profiles/profiles.yaml)."""
+    import yaml
+
+    with open(profiles_file) as handle:
+        profiles = yaml.safe_load(handle)
+    for profile in profiles:
+        if profile.get("slug") == slug:
+            return {key: str(value) for key, value in (profile.get("quota") or DEFAULT_QUOTA).items()}
+    raise InvalidArgument("--profile", f"no profile {slug!r} in {profiles_file}; there are "
+                          f"{', '.join(str(p.get('slug')) for p in profiles)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hubml.backends.kubernetes.tenancy",
+                                     description="Print one user namespace's RBAC and quota as a kubectl List.")
+    parser.add_argument("namespace")
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--profiles", help="a profile_list YAML file (spawner_profiles/profiles.yaml)")
+    parser.add_argument("--profile", help="the slug of the profile whose quota to apply")
+    args = parser.parse_args(argv)
+    quota = profile_quota(args.profiles, args.profile) if args.profiles and args.profile else None
+    items = namespace_manifests(args.namespace, args.user, quota)
+    json.dump({"apiVersion": "v1", "kind": "List", "items": items}, sys.stdout, indent=1)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
