@@ -219,6 +219,16 @@ class Backend(ABC):
     @abstractmethod
     def _undeploy(self, name: str) -> None: ...
 
+    # --- quota: what is used against what is allowed ----------------------------------------
+
+    def quota(self) -> list[dict[str, Any]]:
+        """One row per resource: {'resource', 'used', 'limit', 'source'}, amounts as numbers
+        (cores, bytes, GPUs, counts). Empty when the backend sets no limits."""
+        return self._quota()
+
+    def _quota(self) -> list[dict[str, Any]]:
+        return []
+
 
 def check_id(job_id: str, argument: str = "JOB", what: str = "a job id") -> str:
     """Ids reach storage paths and process tables: only names hubml itself could have made."""
