@@ -120,7 +120,7 @@ NOTEBOOK_HOME = "/home/jovyan"
 
 
 def configure_kubernetes(c) -> None:
-    profiles = load_profiles()
+    profiles = load_profiles(include_gpu=env("HUBML_GPU_PROFILES", "true") == "true")
     c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
     c.JupyterHub.ip = "0.0.0.0"
     c.JupyterHub.hub_ip = "0.0.0.0"

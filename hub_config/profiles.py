@@ -29,6 +29,7 @@ PROFILES_ENV = "HUBML_PROFILES"
 DEFAULT_PROFILES_PATH = Path(__file__).resolve().parent.parent / "spawner_profiles" / "profiles.yaml"
 FORM_OPTION_PREFIX = "profile-option-"
 UNLISTED_SUFFIX = "--unlisted-choice"
+GPU_RESOURCE = "nvidia.com/gpu"
 SLUG_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
@@ -45,11 +46,12 @@ def profiles_path() -> Path:
     return Path(os.environ.get(PROFILES_ENV) or DEFAULT_PROFILES_PATH)
 
 
-def load_profiles(path: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+def load_profiles(path: str | os.PathLike | None = None, include_gpu: bool = True) -> list[dict[str, Any]]:
     """Read and check a `profile_list` YAML file; return plain JSON-like data.
 
     The JSON round trip breaks YAML anchors apart, so a profile that shares its
     `profile_options` with another (`*cpu_images`) can be changed alone.
+    `include_gpu=False` leaves out the GPU profiles, for a cluster without GPUs.
     """
     source = Path(path) if path is not None else profiles_path()
     try:
@@ -58,7 +60,17 @@ def load_profiles(path: str | os.PathLike | None = None) -> list[dict[str, Any]]
         raise ProfileError(f"cannot read profiles from {source}: {error}") from error
     profiles = json.loads(json.dumps(data))
     check_profiles(profiles, source=str(source))
+    if not include_gpu:
+        profiles = [profile for profile in profiles if not profile_gpus(profile)]
+        if not profiles:
+            raise ProfileError(f"{source}: GPU profiles are switched off and no CPU profile is left")
     return profiles
+
+
+def profile_gpus(profile: dict[str, Any]) -> int:
+    """How many NVIDIA GPUs a profile's notebook gets."""
+    limits = profile.get("kubespawner_override", {}).get("extra_resource_limits", {})
+    return int(limits.get(GPU_RESOURCE, 0))
 
 
 def check_profiles(profiles: Any, source: str = "profiles") -> None:

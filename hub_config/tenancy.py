@@ -11,8 +11,9 @@ Before their pod starts the hub makes sure that namespace holds:
 - ResourceQuota `hubml-quota` from the chosen profile's `quota`, which also
   bounds the training jobs launched from the notebook;
 - Secret `hubml-storage` with the user's S3 keys, copied from the hub's
-  namespace (`hubml-storage-<user>` if the admin made one, else the chart's
-  shared `hubml-storage`); the pod reads it through `secretKeyRef`, never inline.
+  namespace (`<shared>-<user>` if the admin made one, else the shared Secret
+  `$HUBML_STORAGE_SECRET`, by default `hubml-storage`); the pod reads it
+  through `secretKeyRef`, never inline.
 
 These are the objects of the Kubernetes backend's `namespace_manifests`
 (hubml/backends/kubernetes/tenancy.py), built here again because the hub image
@@ -156,7 +157,8 @@ async def _read_storage_keys(core: Any, user_label: str) -> dict[str, str]:
     from kubernetes_asyncio.client.rest import ApiException
 
     hub_namespace = os.environ.get("POD_NAMESPACE", "default")
-    for name in (f"{STORAGE_SECRET}-{user_label}", STORAGE_SECRET):
+    shared = os.environ.get("HUBML_STORAGE_SECRET") or STORAGE_SECRET  # the chart's storage.s3.existingSecret
+    for name in (f"{shared}-{user_label}", shared):
         try:
             secret = await core.read_namespaced_secret(name, hub_namespace)
         except ApiException as error:

@@ -41,14 +41,15 @@ def pinned_requirement(requirement: str) -> bool:
 
 
 def requirement_pin(name: str) -> str:
-    for line in (REPO_ROOT / "requirements" / "base.txt").read_text().splitlines():
-        if line.startswith(f"{name}=="):
-            return line.split("==")[1].strip()
-    raise AssertionError(f"{name} is not pinned in requirements/base.txt")
+    for requirements in ("base.txt", "test.txt"):
+        for line in (REPO_ROOT / "requirements" / requirements).read_text().splitlines():
+            if line.startswith(f"{name}=="):
+                return line.split("==")[1].strip()
+    raise AssertionError(f"{name} is not pinned in requirements/")
 
 
-def test_there_are_notebook_runtime_and_model_fetch_images():
-    assert {path.parent.name for path in DOCKERFILES} == {"notebook", "notebook-gpu", "runtime", "model-fetch"}
+def test_there_are_hub_notebook_runtime_and_model_fetch_images():
+    assert {path.parent.name for path in DOCKERFILES} == {"hub", "notebook", "notebook-gpu", "runtime", "model-fetch"}
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.parent.name)
@@ -118,6 +119,13 @@ def test_gpu_images_use_the_tensorflow_version_of_the_core():
     version = requirement_pin("tensorflow")
     assert f'"tensorflow[and-cuda]=={version}"' in (IMAGES / "notebook-gpu" / "Dockerfile").read_text()
     assert f'"tensorflow${{TENSORFLOW_EXTRAS}}=={version}"' in (IMAGES / "runtime" / "Dockerfile").read_text()
+
+
+def test_the_hub_image_runs_the_versions_the_tests_exercise():
+    text = (IMAGES / "hub" / "Dockerfile").read_text()
+    for package in ("jupyterhub", "jupyterhub-kubespawner", "jupyterhub-idle-culler"):
+        assert f'"{package}=={requirement_pin(package)}"' in text
+    assert "/usr/local/etc/jupyterhub/hub_config/jupyterhub_config.py" in text  # where the chart mounts it
 
 
 def test_the_image_kernel_config_loads_the_hubml_extension():
