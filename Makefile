@@ -38,3 +38,22 @@ $(HUB_PROXY): hub_config/package.json hub_config/package-lock.json
 
 hub: venv hub-deps
 	$(PY) -m hub_config.run
+
+# ---- the JupyterLab sidebar (issue 6): built with npm into extension/labextension/static ----
+LABEXT := extension/labextension
+LABEXT_BUILT := $(LABEXT)/static/package.json
+
+.PHONY: labextension
+
+labextension: $(LABEXT_BUILT)
+
+$(LABEXT_BUILT): $(STAMP) $(LABEXT)/package.json $(LABEXT)/package-lock.json $(LABEXT)/tsconfig.json \
+		$(wildcard $(LABEXT)/src/*.ts) $(wildcard $(LABEXT)/style/*)
+	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+	npm ci --prefix $(LABEXT) --no-audit --no-fund
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH npm run --prefix $(LABEXT) build:prod
+	# An editable install skips setup.py's data_files: link them into the venv as `jupyter labextension develop` would.
+	mkdir -p $(VENV)/share/jupyter/labextensions $(VENV)/etc/jupyter/jupyter_server_config.d
+	ln -sfn $(CURDIR)/$(LABEXT)/static $(VENV)/share/jupyter/labextensions/hubml
+	cp extension/jupyter-config/jupyter_server_config.d/hubml.json $(VENV)/etc/jupyter/jupyter_server_config.d/
+	touch $@
