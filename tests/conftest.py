@@ -98,7 +98,8 @@ def seaweedfs(tmp_path_factory):
     command = [weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={folder / 'data'}",
                f"-master.port={ports['master']}", f"-volume.port={ports['volume']}", "-filer",
                f"-filer.port={ports['filer']}", "-s3", f"-s3.port={ports['s3']}", f"-s3.config={config}",
-               "-volume.max=20", "-master.volumeSizeLimitMB=64"]
+               # Fixed default ports would collide between parallel runs: turn those services off.
+               "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=20", "-master.volumeSizeLimitMB=64"]
     log = open(folder / "weed.log", "wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{ports['s3']}"
@@ -108,7 +109,7 @@ def seaweedfs(tmp_path_factory):
     finally:
         process.terminate()
         try:
-            process.wait(15)
+            process.wait(5)
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()

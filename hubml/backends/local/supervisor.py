@@ -64,9 +64,9 @@ class Supervisor:
             outcome = self._run_attempts()
         except Cancelled:
             outcome = Outcome("CANCELLED", None, "cancelled by user")
+        self._sync_logs()  # before the final state: whoever sees the job end finds its logs in storage
         self.store.update_job(self.job_id, state=outcome.state, exit_code=outcome.exit_code,
                               reason=outcome.reason, finished_at=time.time())
-        self._sync_logs()
         return outcome
 
     def _wait_for_capacity(self) -> None:
