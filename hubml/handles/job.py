@@ -122,3 +122,10 @@ class Job:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
+
+    # --- rich display: a live widget in a notebook, plain text under papermill and in a terminal ---
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from hubml.extension.display import mimebundle
+
+        return mimebundle(self)
