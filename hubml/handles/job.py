@@ -77,7 +77,7 @@ class Job:
         while not self.done:
             if deadline is not None and time.time() > deadline:
                 raise TimeoutError(f"job {self.id} still {self.state} after {timeout} s")
-            time.sleep(0.05)
+            time.sleep(0.02)
         return self._check(raise_on_failure)
 
     def follow(self, out: TextIO | None = None, raise_on_failure: bool = True) -> Job:

@@ -65,15 +65,16 @@ class LocalBackend(Backend):
         return [self._record(row) for row in self.store.jobs()]
 
     def _cancel(self, record: JobRecord) -> JobRecord:
+        # Final first: the supervisor's own last word is conditional and cannot overwrite it.
+        self.store.update_job(record.id, state=CANCELLED, reason="cancelled by user", finished_at=time.time())
         pid = self.store.job(record.id)["supervisor_pid"]
         if pid and supervisor_alive(pid, record.id):
             os.kill(pid, signal.SIGTERM)
             deadline = time.time() + STOP_GRACE_SECONDS + 5
-            while time.time() < deadline and not self.job(record.id).final:
+            while time.time() < deadline and supervisor_alive(pid, record.id):
                 time.sleep(0.05)
-            if not self.job(record.id).final:
+            if supervisor_alive(pid, record.id):
                 os.killpg(pid, signal.SIGKILL)
-        self.store.update_job(record.id, state=CANCELLED, reason="cancelled by user", finished_at=time.time())
         return self.job(record.id)
 
     def _logs(self, record: JobRecord, follow: bool, cursor: dict | None) -> Iterator[LogLine]:

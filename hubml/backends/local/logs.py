@@ -15,7 +15,7 @@ from hubml.backends.base import LogLine
 from hubml.tfconfig import ROLE_ORDER
 
 FILE_PATTERN = re.compile(r"^(chief|worker|ps)-(\d+)\.log$")
-FOLLOW_POLL_SECONDS = 0.05
+FOLLOW_POLL_SECONDS = 0.02
 
 
 def log_files(root: str) -> list[tuple[str, int, str, int]]:

@@ -1,0 +1,42 @@
+"""`hubml jobs`: the same options as %%train, exit code 2 for bad input, JSON output."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def hubml(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hubml.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bogus", "train.py"], "unrecognized arguments: --bogus"),
+    (["--workers", "-1", "train.py"], "--workers: -1 must be a whole number >= 0"),
+    (["--hparam", "lr", "train.py"], "--hparam: 'lr' has no '='"),
+    (["train.py", "--files", "missing.csv"], "--files: 'missing.csv' does not exist"),
+    (["--package", "."], "--package: needs --module"),
+    (["missing.py"], "'missing.py' is not a file"),
+    ([], "give a SCRIPT to run"),
+])
+def test_bad_submit_exits_2_and_submits_nothing(hubml_home, tmp_path, args, message):
+    (tmp_path / "train.py").write_text("print('never runs')\n")
+    result = hubml("jobs", "submit", *args, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr
+    assert json.loads(hubml("jobs", "list", "--output", "json").stdout) == []
+
+
+def test_submit_follow_describe_logs_cancel(hubml_home, tmp_path):
+    (tmp_path / "train.py").write_text("import hubml\nprint('lr', lr)\nhubml.report(step=1, epoch=1, epochs=1, loss=0.5)\n")
+    result = hubml("jobs", "submit", "train.py", "--hparam", "lr=0.1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "[worker-0] lr 0.1" in result.stdout and "[progress] epoch 1/1 · loss 0.5" in result.stdout
+    job_id = result.stdout.split()[1]
+    described = json.loads(hubml("jobs", "describe", job_id, "--output", "json").stdout)
+    assert described["state"] == "SUCCEEDED" and described["spec"]["hparams"] == {"lr": 0.1}
+    assert "[worker-0] lr 0.1" in hubml("jobs", "logs", job_id).stdout
+    detached = hubml("jobs", "submit", "train.py", "--hparam", "lr=1", "--detach", "--name", "sleepy", cwd=tmp_path)
+    sleeper = detached.stdout.split()[1]
+    assert hubml("jobs", "cancel", sleeper).stdout.strip() in (f"{sleeper} CANCELLED", f"{sleeper} SUCCEEDED")
+    assert hubml("jobs", "describe", "no-such-job-000000").returncode == 1
