@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test bench clean
+.PHONY: venv run quickstart test browser bench clean
 
 venv: $(STAMP)
 
@@ -15,11 +15,18 @@ $(STAMP): setup.py requirements/base.txt requirements/test.txt
 	$(UV) pip install --python $(PY) -r requirements/base.txt -r requirements/test.txt -e .
 	touch $@
 
-run: venv
+run: quickstart
+
+# The quick-start notebook, headless through papermill: trains, and prints where everything landed.
+quickstart: venv
 	$(PY) -m hubml.quickstart
 
-test: venv
+# Everything the suite drives for real: the venv, the hub's proxy, the built sidebar, Debian's Chromium.
+test: venv hub-deps labextension browser
 	$(PY) -m pytest tests
+
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
