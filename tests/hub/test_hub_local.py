@@ -61,6 +61,13 @@ def process_environment(pid: int) -> dict[str, str]:
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
 
 
+def hub_answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/hub/api/", timeout=2).ok
+    except requests.ConnectionError:
+        return False
+
+
 def wait_for(condition, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -98,10 +105,7 @@ class LocalHub:
 
     def ready(self) -> bool:
         assert self.process.poll() is None, f"hub exited early:\n{self.log_text()}"
-        try:
-            return requests.get(f"{self.url}/hub/api/", timeout=2).ok
-        except requests.ConnectionError:
-            return False
+        return hub_answers(self.url)
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {"Authorization": f"token {self.token}"}
@@ -208,3 +212,25 @@ def test_the_hub_stops_cleanly_with_no_process_left(hub):
     leftovers = [pid for pid in hub.seen if alive(pid)]
     assert not leftovers, f"processes left running: {leftovers}"
     assert not (hub.data / "proxy.pid").exists()
+
+
+def test_make_hub_prints_the_url_and_the_login_then_serves(tmp_path):
+    """`make hub` runs `python -m hub_config.run`: it says where and how, then becomes the hub."""
+    port = free_port()
+    env = {**os.environ, "HUBML_HUB_DATA": str(tmp_path), "HUBML_HUB_PORT": str(port),
+           "HUBML_HUB_PROXY_API_PORT": str(free_port()), "HUBML_HUB_INTERNAL_PORT": str(free_port())}
+    env.pop("HUBML_HUB_PASSWORD", None)
+    process = subprocess.Popen([sys.executable, "-m", "hub_config.run"], cwd=REPO_ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        banner = [process.stdout.readline() for _ in range(2)]
+        password = (tmp_path / "password").read_text().strip()
+        assert banner[0].strip() == f"hubml hub: http://127.0.0.1:{port}/"
+        assert banner[1].strip().endswith(f"the password: {password}") and len(password) >= 16
+        assert stat.S_IMODE((tmp_path / "password").stat().st_mode) == 0o600
+        wait_for(lambda: hub_answers(f"http://127.0.0.1:{port}"), 40, "the hub")
+    finally:
+        seen = descendants(process.pid) | {process.pid}
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        process.wait(timeout=30)
+    assert not [pid for pid in seen if alive(pid)]
