@@ -118,3 +118,16 @@ class EndpointFailed(HubMLError):
 
     def __str__(self) -> str:
         return f"endpoint {self.name} {self.state}: {self.reason}"
+
+
+class SweepFailed(HubMLError):
+    """A sweep ended FAILED or CANCELLED (or has no best trial) while someone waited on it."""
+
+    def __init__(self, sweep_id: str, state: str, reason: str):
+        super().__init__(sweep_id, state, reason)
+        self.sweep_id = sweep_id
+        self.state = state
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"sweep {self.sweep_id} {self.state}: {self.reason}"

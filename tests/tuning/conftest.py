@@ -1,0 +1,66 @@
+"""Tuning fixtures: trial bodies, and a guard that leaves no sweep driver or trial job running."""
+from __future__ import annotations
+
+import pytest
+
+# A real (numpy) logistic regression trained by gradient descent, one epoch per report. Small learning
+# rates barely lower its loss; the sleep stands in for a longer epoch, so the driver can stop a trial midway.
+LOGISTIC = """
+import time
+import numpy as np
+import hubml
+rng = np.random.default_rng(0)
+x = rng.normal(size=(2000, 5))
+y = (x @ np.array([2.0, -1.0, 1.5, 0.5, -2.0]) > 0).astype(float)
+w = np.zeros(5)
+for epoch in range(1, EPOCHS + 1):
+    for _ in range(20):
+        p = 1 / (1 + np.exp(-(x @ w)))
+        w -= lr * x.T @ (p - y) / len(y)
+    time.sleep(EPOCH_SECONDS)
+    p = np.clip(1 / (1 + np.exp(-(x @ w))), 1e-7, 1 - 1e-7)
+    loss = float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+    hubml.report(step=epoch, epoch=epoch, epochs=EPOCHS, val_loss=loss, val_accuracy=float(((p > 0.5) == y).mean()))
+"""
+
+
+@pytest.fixture
+def logistic():
+    """The trial body above, for `epochs` epochs of about `epoch_seconds` each."""
+    return lambda epochs, epoch_seconds: f"EPOCHS = {epochs}\nEPOCH_SECONDS = {epoch_seconds}\n{LOGISTIC}"
+
+
+@pytest.fixture
+def max_concurrent():
+    return most_trials_at_once
+
+
+def most_trials_at_once(client, sweep) -> int:
+    """The most trial jobs that ran at the same moment, from the jobs' own start and end times."""
+    events = []
+    for trial in sweep.record.trials:
+        record = client.job(trial.job_id).record
+        if record.started_at is not None:
+            events += [(record.started_at, 1), (record.finished_at, -1)]
+    running = peak = 0
+    for _, change in sorted(events, key=lambda event: (event[0], event[1])):  # ends before starts at a tie
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers(request):
+    """After each test: cancel any sweep still running and any job still running in its HUBML_HOME."""
+    yield
+    if "hubml_home" not in request.fixturenames:
+        return
+    from hubml.client import Client
+
+    client = Client()
+    for sweep in client.sweeps():
+        if not sweep.done:
+            sweep.cancel()
+    for job in client.jobs():
+        if not job.done:
+            job.cancel()

@@ -1,0 +1,143 @@
+"""Sweeps on the local backend with real trial jobs: early stopping, --max-failed, --parallel,
+reattaching, cancelling, and a driver that dies."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hubml.exceptions import SweepFailed
+from hubml.specs import TrainSpec
+from hubml.tuning.records import SweepBook
+from hubml.tuning.spec import SWEEP_LABEL, TRIAL_LABEL, TuneSpec
+
+GOOD_RATES = (2.0, 1.0)
+BAD_RATES = (1e-5, 2e-5, 3e-5, 5e-5)
+
+
+def tune(name: str, code: str, params: list[str], **options) -> TuneSpec:
+    fields = dict(objective="val_accuracy", algorithm="grid", seed=0)
+    return TuneSpec(template=TrainSpec(name=name, code=code), params=params, **{**fields, **options})
+
+
+def test_early_stopping_prunes_clearly_bad_trials_before_their_last_epoch(client, logistic, max_concurrent):
+    epochs = 6
+    rates = ", ".join(map(repr, GOOD_RATES + BAD_RATES))
+    sweep = client.tune(tune("prune", logistic(epochs, 0.5), [f"lr=choice({rates})"], objective="val_loss",
+                             parallel=2, early_stopping="median"))
+    sweep.wait(timeout=120)
+
+    trials = sweep.record.trials
+    pruned = [trial for trial in trials if trial.state == "PRUNED"]
+    assert pruned, sweep
+    for trial in pruned:
+        assert trial.params["lr"] in BAD_RATES  # only clearly bad trials are stopped
+        assert trial.step < epochs and trial.objective is None
+        job = client.job(trial.job_id)
+        assert job.state == "CANCELLED"  # its job was ended, freeing its resources
+        assert max(metric["epoch"] for metric in job.metrics()) < epochs
+    assert all(trial.state == "SUCCEEDED" for trial in trials if trial.params["lr"] in GOOD_RATES)
+    assert not any(trial.state == "FAILED" for trial in trials)
+    assert sweep.best.params["lr"] in GOOD_RATES and sweep.best.objective < 0.2
+    assert max_concurrent(client, sweep) == 2
+
+
+def test_failed_trials_count_towards_max_failed(client, max_concurrent):
+    code = ("import hubml\n"
+            "if n % 2:\n    raise RuntimeError(f'diverged with n={n}')\n"
+            "hubml.report(step=1, epoch=1, val_accuracy=n / 10)\n")
+    sweep = client.tune(tune("failing", code, ["n=choice(0, 1, 2, 3, 4, 5)"], max_failed=2))
+    with pytest.raises(SweepFailed, match="2 trials failed \\(--max-failed 2\\)"):
+        sweep.wait(timeout=120)
+
+    trials = sweep.record.trials
+    failed = [trial for trial in trials if trial.state == "FAILED"]
+    assert [trial.params["n"] % 2 for trial in failed] == [1, 1]
+    assert all("worker-0 exited with code 1" in trial.reason for trial in failed)
+    assert trials[-1].state == "FAILED" and len(trials) < 6  # nothing started after the second failure
+    assert all(trial.state == "SUCCEEDED" for trial in trials if trial.params["n"] % 2 == 0)
+    assert sweep.state == "FAILED" and max_concurrent(client, sweep) == 1
+    assert "diverged with n=" in client.job(failed[0].job_id).log_tail()
+
+
+def test_trials_are_jobs_labelled_with_the_sweep_and_bound_to_their_parameters(client):
+    code = "import hubml\nprint('units', units, 'act', act)\nhubml.report(step=1, val_loss=units / 100)\n"
+    sweep = client.tune(tune("labels", code, ["units=choice(8, 16)", "act=choice('relu', 'tanh')"],
+                             objective="val_loss", parallel=3)).wait(timeout=120)
+    assert len(sweep.record.trials) == 4 and sweep.best.params["units"] == 8
+    for trial in sweep.record.trials:
+        job = client.job(trial.job_id)
+        assert job.spec.labels == {SWEEP_LABEL: sweep.id, TRIAL_LABEL: str(trial.number)}
+        assert job.spec.hparams == trial.params
+        assert f"units {trial.params['units']} act {trial.params['act']}" in job.log_tail()
+    frame = sweep.trials
+    assert list(frame.columns) == ["units", "act", "state", "val_loss", "epoch", "duration", "job", "reason"]
+    assert frame["val_loss"].min() == pytest.approx(0.08) and (frame["state"] == "SUCCEEDED").all()
+
+
+def test_sweep_outlives_the_process_that_started_it_and_is_reattached_by_id(hubml_home, client, logistic,
+                                                                            tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(logistic(3, 0.2))
+    started = subprocess.run(
+        [sys.executable, "-m", "hubml.cli", "tune", "submit", str(script), "--objective", "val_accuracy",
+         "--param", "lr=loguniform(1e-3, 1)", "--trials", "3", "--parallel", "2", "--detach", "--name", "cli"],
+        capture_output=True, text=True, timeout=60)
+    assert started.returncode == 0, started.stderr
+    sweep_id = started.stdout.split("Started sweep ")[1].split()[0]
+
+    sweep = client.sweep(sweep_id).wait(timeout=120)  # the submitting process is gone
+    assert sweep.state == "SUCCEEDED" and len(sweep.record.trials) == 3
+    assert [s.id for s in client.sweeps()] == [sweep_id]
+    listed = subprocess.run([sys.executable, "-m", "hubml.cli", "tune", "describe", sweep_id],
+                            capture_output=True, text=True, timeout=60)
+    assert f"Sweep {sweep_id} SUCCEEDED: 3/3 trials done" in listed.stdout
+    assert sweep.record.trials[0].job_id in listed.stdout
+
+
+def test_cancel_ends_the_driver_and_every_running_trial(client):
+    sweep = client.tune(tune("cancel", "import time\ntime.sleep(120)\n", ["n=choice(1, 2, 3)"], parallel=2))
+    while sum(trial.state == "RUNNING" for trial in sweep.record.trials) < 2:
+        time.sleep(0.2)
+    pid = sweep.record.driver_pid
+    sweep.cancel()
+    assert sweep.state == "CANCELLED" and sweep.record.reason == "cancelled by user"
+    assert [trial.state for trial in sweep.record.trials] == ["CANCELLED", "CANCELLED"]
+    assert all(client.job(trial.job_id).state == "CANCELLED" for trial in sweep.record.trials)
+    assert not _alive(pid)
+
+
+def test_a_lost_driver_is_reported_and_its_trials_can_still_be_cancelled(client):
+    sweep = client.tune(tune("lost", "import time\ntime.sleep(120)\n", ["n=choice(1, 2)"]))
+    while not sweep.record.trials or sweep.record.trials[0].state != "RUNNING":
+        time.sleep(0.2)
+    os.kill(sweep.record.driver_pid, signal.SIGKILL)
+    deadline = time.time() + 10
+    while not sweep.done and time.time() < deadline:
+        time.sleep(0.1)
+    assert (sweep.state, sweep.record.reason) == ("FAILED", "the sweep's driver process was lost")
+    job = client.job(sweep.record.trials[0].job_id)
+    assert job.state == "RUNNING"
+    sweep.cancel()
+    assert job.state == "CANCELLED" and sweep.state == "CANCELLED"
+
+
+def test_unknown_sweeps_and_bad_ids(client):
+    from hubml.exceptions import NotFound
+
+    with pytest.raises(NotFound, match="no sweep named 'nope-123456'"):
+        client.sweep("nope-123456")
+    with pytest.raises(Exception, match="is not a sweep id"):
+        client.sweep("../etc")
+    assert SweepBook(client.settings.home).all() == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
