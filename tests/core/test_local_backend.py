@@ -162,3 +162,21 @@ def _running(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_gpus_are_given_out_per_replica_and_queue_when_taken(hubml_home, monkeypatch):
+    from hubml.client import Client
+
+    monkeypatch.setenv("HUBML_CAPACITY_GPUS", "2")  # the queue's bookkeeping; no GPU is touched
+    client = Client()
+    show = "import os, time\nprint('devices=' + os.environ['CUDA_VISIBLE_DEVICES'])\ntime.sleep(float(hold))"
+    pair = client.train(show, name="two-gpus", workers=2, gpus=1, hparams={"hold": 1.5})
+    waiting = client.train(show, name="one-gpu", gpus=1, hparams={"hold": 0})
+    none = client.train(show, name="no-gpu", hparams={"hold": 0}).wait(timeout=60)
+    for job in (pair, waiting):
+        job.wait(timeout=60)
+    devices = {(job.name, line.replica): line.text for job in (pair, waiting, none) for line in job.logs()
+               if line.text.startswith("devices=")}
+    assert devices == {("two-gpus", "worker-0"): "devices=0", ("two-gpus", "worker-1"): "devices=1",
+                       ("one-gpu", "worker-0"): "devices=0", ("no-gpu", "worker-0"): "devices="}
+    assert waiting.record.started_at >= pair.record.finished_at - 0.05  # it waited for a free GPU

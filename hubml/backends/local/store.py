@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 JOB_COLUMNS = ("id", "name", "user", "backend", "spec", "state", "reason", "exit_code", "attempt",
-               "submitted_at", "started_at", "finished_at", "supervisor_pid", "demand")
+               "submitted_at", "started_at", "finished_at", "supervisor_pid", "demand", "devices")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     started_at REAL,
     finished_at REAL,
     supervisor_pid INTEGER,
-    demand TEXT NOT NULL DEFAULT '{}'
+    demand TEXT NOT NULL DEFAULT '{}',
+    devices TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS objects (
     kind TEXT NOT NULL,
@@ -100,22 +101,31 @@ class Store:
                 [*fields.values(), job_id, *FINAL])
             return cursor.rowcount == 1
 
-    def start_if_first_and_fits(self, job_id: str, capacity: dict[str, float], now: float) -> bool:
-        """Atomically move a PENDING job to RUNNING when it heads the queue and its demand fits."""
+    def start_if_first_and_fits(self, job_id: str, capacity: dict[str, float], now: float) -> list[int] | None:
+        """Atomically move a PENDING job to RUNNING when it heads the queue and its demand fits.
+
+        Returns the GPU indices given to the job (none when it asked for none),
+        or None when it must keep waiting.
+        """
         with self.connect(immediate=True) as db:
             pending = db.execute("SELECT id FROM jobs WHERE state = 'PENDING' ORDER BY seq LIMIT 1").fetchone()
             if not pending or pending["id"] != job_id:
-                return False
+                return None
             used = {key: 0.0 for key in capacity}
-            for row in db.execute("SELECT demand FROM jobs WHERE state = 'RUNNING'"):
+            taken: set[int] = set()
+            for row in db.execute("SELECT demand, devices FROM jobs WHERE state = 'RUNNING'"):
                 for key, value in json.loads(row["demand"]).items():
                     used[key] = used.get(key, 0.0) + value
+                taken.update(json.loads(row["devices"]))
             demand = json.loads(db.execute("SELECT demand FROM jobs WHERE id = ?", (job_id,)).fetchone()["demand"])
             if any(used.get(key, 0.0) + value > capacity.get(key, 0.0) + 1e-9 for key, value in demand.items()
                    if value):
-                return False
-            db.execute("UPDATE jobs SET state = 'RUNNING', started_at = ? WHERE id = ?", (now, job_id))
-            return True
+                return None
+            free = [index for index in range(int(capacity.get("gpus", 0))) if index not in taken]
+            devices = free[: int(demand.get("gpus", 0))]
+            db.execute("UPDATE jobs SET state = 'RUNNING', started_at = ?, devices = ? WHERE id = ?",
+                       (now, json.dumps(devices), job_id))
+            return devices
 
     # --- other objects (endpoints, sweeps): JSON documents by kind and name -------------
 
@@ -144,4 +154,5 @@ def _job_row(row: sqlite3.Row) -> dict[str, Any]:
     data.pop("seq", None)
     data["spec"] = json.loads(data["spec"])
     data["demand"] = json.loads(data["demand"])
+    data["devices"] = json.loads(data["devices"])
     return data

@@ -54,6 +54,7 @@ class Supervisor:
         self.local_dir = os.environ["HUBML_JOB_DIR"]
         self.replicas = {"chief": int(self.spec["chief"]), "worker": self.spec["workers"], "ps": self.spec["ps"]}
         self.deadline: float | None = None
+        self.devices: list[int] = []
         signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def run(self) -> Outcome:
@@ -72,11 +73,12 @@ class Supervisor:
     def _wait_for_capacity(self) -> None:
         capacity = json.loads(os.environ["HUBML_CAPACITY"])
         announced = False
-        while not self.store.start_if_first_and_fits(self.job_id, capacity, time.time()):
+        while (devices := self.store.start_if_first_and_fits(self.job_id, capacity, time.time())) is None:
             if not announced:
                 print(f"{self.job_id} queued: waiting for capacity {capacity}", flush=True)
                 announced = True
             time.sleep(0.2)
+        self.devices = devices
 
     def _run_attempts(self) -> Outcome:
         attempts = self.spec.get("retries", 0) + 1
@@ -111,8 +113,11 @@ class Supervisor:
         environment.pop("TF_CONFIG", None)
         if sum(self.replicas.values()) > 1:
             environment["TF_CONFIG"] = tf_config(cluster, role, index)
-        if not self.spec["resources"].get("gpus"):
-            environment["CUDA_VISIBLE_DEVICES"] = ""
+        # Each replica sees only its own share of the job's GPUs, and a job that asked for none sees none.
+        per_replica = self.spec["resources"].get("gpus") or 0
+        position = replica_names(self.replicas).index(name)
+        share = self.devices[position * per_replica:(position + 1) * per_replica]
+        environment["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, share))
         if not storage.is_local(self.job_url):
             environment["HUBML_WORKDIR"] = os.path.join(self.local_dir, "work", f"{role}-{index}")
         environment.update(self.spec.get("env") or {})
