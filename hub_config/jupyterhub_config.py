@@ -105,7 +105,7 @@ def configure_local(c) -> None:
     c.Spawner.environment = {
         "HUBML_BACKEND": "local",
         "HUBML_USER": lambda spawner: spawner.user.name,
-        "HUBML_HOME": lambda spawner: str(local_home.hubml_home(Path(spawner.home_dir))),
+        "HUBML_HOME": lambda spawner: str(local_home.hubml_home(local_home.spawner_home(spawner))),
     }
     for name in ("HUBML_STORAGE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
         if env(name):

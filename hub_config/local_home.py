@@ -11,6 +11,7 @@ starts, `prepare_home` makes sure it holds:
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
 import shutil
 from pathlib import Path
@@ -54,23 +55,39 @@ def shared_password(data_dir: Path) -> str:
     return password
 
 
-def make_private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(PRIVATE)
+def prepare_home(home: Path, quickstart: Path = QUICKSTART, owner: pwd.struct_passwd | None = None) -> None:
+    """Create the user's home, private HUBML_HOME, notebook and kernel config.
 
-
-def prepare_home(home: Path, quickstart: Path = QUICKSTART) -> None:
-    """Create the user's home, private HUBML_HOME, notebook and kernel config."""
-    make_private_dir(home)
-    make_private_dir(hubml_home(home))
+    `owner`: the system user who will own what is created here (PAM logins,
+    where each server runs as its own user); None keeps the hub's user.
+    """
+    kernel_config = home / ".ipython" / "profile_default" / "ipython_kernel_config.py"
+    folders = [home, hubml_home(home), kernel_config.parent.parent, kernel_config.parent]
+    created = [folder for folder in folders if not folder.exists()]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    if home in created:
+        home.chmod(PRIVATE)
+    hubml_home(home).chmod(PRIVATE)  # every spawn: HUBML_HOME holds the user's jobs and keys
     if quickstart.exists() and not (home / quickstart.name).exists():
         shutil.copyfile(quickstart, home / quickstart.name)
-    kernel_config = home / ".ipython" / "profile_default" / "ipython_kernel_config.py"
+        created.append(home / quickstart.name)
     if not kernel_config.exists():
-        kernel_config.parent.mkdir(parents=True, exist_ok=True)
         kernel_config.write_text(KERNEL_CONFIG)
+        created.append(kernel_config)
+    if owner is not None:
+        for path in created:
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+
+
+def spawner_home(spawner: Any) -> Path:
+    """`SimpleLocalProcessSpawner`'s folder, else the system user's home (PAM + `LocalProcessSpawner`)."""
+    if getattr(spawner, "home_dir", None):
+        return Path(spawner.home_dir)
+    return Path(pwd.getpwnam(spawner.user.name).pw_dir)
 
 
 def prepare_spawner_home(spawner: Any) -> None:
-    """JupyterHub `pre_spawn_hook` for `SimpleLocalProcessSpawner`."""
-    prepare_home(Path(spawner.home_dir))
+    """JupyterHub `pre_spawn_hook` for both local spawners."""
+    system_user = None if getattr(spawner, "home_dir", None) else pwd.getpwnam(spawner.user.name)
+    prepare_home(spawner_home(spawner), owner=system_user)
