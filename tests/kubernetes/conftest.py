@@ -65,6 +65,7 @@ def make_backend(server, settings, options):
         api_client = k8s.ApiClient(k8s.Configuration(host=server.url))
         backend = KubernetesBackend(overrides.pop("settings", settings), api_client=api_client,
                                     options=overrides.pop("options", options), **overrides)
+        backend.leftover_grace_seconds = 0.0  # tests play no k8s_entry that would end them first
         made.append((backend, api_client))
         return backend
 

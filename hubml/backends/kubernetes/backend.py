@@ -33,11 +33,15 @@ from hubml.specs import DeploySpec, TrainSpec
 
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 SYNC_TIMEOUT_SECONDS = 30.0
+# Replicas left running once a job is decided end by themselves within seconds (hubml.runtime.k8s_entry),
+# keeping their pods and logs; the backend stops what is still running after this grace.
+LEFTOVER_GRACE_SECONDS = 30.0
 FOREGROUND = {"propagationPolicy": "Foreground"}
 
 
 class KubernetesBackend(Backend):
     name = "kubernetes"
+    leftover_grace_seconds = LEFTOVER_GRACE_SECONDS
 
     def __init__(self, settings: Settings, api_client: k8s.ApiClient | None = None,
                  options: ClusterOptions | None = None, home_namespace: str | None = None):
@@ -58,9 +62,12 @@ class KubernetesBackend(Backend):
         self._records: ResourceWatch | None = None
         self._role_jobs: ResourceWatch | None = None
         self._settled: set[str] = set()
+        self._cleanups: list[threading.Timer] = []
 
     def close(self) -> None:
-        """Stop the watches (and close the client this backend made)."""
+        """Stop the watches and pending clean-ups (and close the client this backend made)."""
+        for cleanup in self._cleanups:
+            cleanup.cancel()
         for watch in (self._records, self._role_jobs):
             if watch is not None:
                 watch.stop()
@@ -142,10 +149,14 @@ class KubernetesBackend(Backend):
         if job.final:
             self._settled.add(job_id)
             try:
-                self._remove_leftover_replicas(job)
                 self._settle(job)
             except (ApiException, BackendError):
                 self._settled.discard(job_id)  # the next change retries
+                return
+            cleanup = threading.Timer(self.leftover_grace_seconds, self._remove_leftover_replicas, [job])
+            cleanup.daemon = True
+            self._cleanups.append(cleanup)
+            cleanup.start()
 
     def _remove_leftover_replicas(self, job: JobRecord) -> None:
         """As TFJob: once the job is decided, the ps (and, with a chief, the workers) are stopped."""
@@ -155,7 +166,10 @@ class KubernetesBackend(Backend):
                 continue  # without a chief, the other workers finish on their own
             role_job = self._role_jobs.get(f"{job.id}-{role}")
             if role_job is not None and not status.success_time(role_job) and not status.failure_condition(role_job):
-                self._delete(self.batch.delete_namespaced_job, f"{job.id}-{role}")
+                try:
+                    self._delete(self.batch.delete_namespaced_job, f"{job.id}-{role}")
+                except BackendError as error:  # a timer thread: say it, the TTL or a cancel cleans up later
+                    print(f"hubml: could not stop the leftover {role} replicas of {job.id}: {error}")
 
     def _settle(self, job: JobRecord) -> None:
         patch = {"metadata": {"annotations": status.final_annotations(job)}}
