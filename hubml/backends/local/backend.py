@@ -93,6 +93,15 @@ class LocalBackend(Backend):
     def _undeploy(self, name: str) -> None:
         self.served.undeploy(name)
 
+    def _quota(self) -> list[dict]:
+        """The configured capacity against what RUNNING jobs hold (queued jobs wait for it)."""
+        used = {key: 0.0 for key in self.capacity}
+        for row in self.store.jobs(states=("RUNNING",)):
+            for key, value in row["demand"].items():
+                used[key] = used.get(key, 0.0) + value
+        return [{"resource": key, "used": used[key], "limit": limit, "source": "local capacity"}
+                for key, limit in self.capacity.items()]
+
     # --- helpers ---------------------------------------------------------------------
 
     def job_dir(self, job_id: str) -> str:
