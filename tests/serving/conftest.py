@@ -71,16 +71,31 @@ def testdata() -> Path:
     return TESTDATA
 
 
-@pytest.fixture
-def start_server(tmp_path):
-    """Start servers with given flags; every one is stopped at teardown."""
+def _server_starter(folder: Path):
+    """A function starting servers with given flags, and the list to stop them from."""
     started: list[ServeProcess] = []
 
     def start(*args: str, env: dict | None = None) -> ServeProcess:
-        server = ServeProcess(list(args), tmp_path / f"serve-{len(started)}.log", env)
+        server = ServeProcess(list(args), folder / f"serve-{len(started)}.log", env)
         started.append(server)
         return server.wait_ready()
 
+    return start, started
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    """Start servers with given flags; every one is stopped at teardown."""
+    start, started = _server_starter(tmp_path)
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def start_module_server(tmp_path_factory):
+    """`start_server` for servers a whole test module shares."""
+    start, started = _server_starter(tmp_path_factory.mktemp("module-servers"))
     yield start
     for server in started:
         server.stop()
