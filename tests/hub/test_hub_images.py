@@ -141,3 +141,13 @@ def test_the_profiles_offer_the_images_built_here():
                for option in profile.get("profile_options", {}).values()
                for choice in option.get("choices", {}).values()}
     assert offered and offered <= built, offered - built
+
+
+def test_the_model_fetch_image_needs_no_tensorflow_to_import_hubml_storage(tmp_path):
+    """Run the image's command with only its packages importable (hubml's source, fsspec, s3fs, IPython)."""
+    script = ("import sys; sys.modules['tensorflow'] = None\n"  # any TensorFlow import now fails
+              "import hubml.storage, fsspec, s3fs\n"
+              "print('ok')")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60, env={"PYTHONPATH": str(REPO_ROOT)})
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]

@@ -53,42 +53,49 @@ def test_the_notebook_role_stays_inside_its_namespace():
 
 
 @pytest.fixture
-def fake_api_config(monkeypatch, tmp_path):
-    """The Kubernetes-mode hub config, talking to a fake API server on loopback.
+def run_hook(monkeypatch, tmp_path):
+    """Run the configured pre-spawn hook, once per profile, against a fake API server on loopback.
 
-    KubeSpawner caches its client configuration per API host, so each test's
-    server (on its own port) is named through `k8s_api_host`.
+    The hub's namespace holds `secrets` (name -> data) beforehand. KubeSpawner
+    caches its client configuration per API host, so the server is named
+    through `k8s_api_host`. Returns the server, to read what the client wrote.
     """
-    api = FakeKubeAPI()
     config = load_hub_config(monkeypatch, write_kubeconfig(tmp_path / "kubeconfig", "https://127.0.0.1:9"))
 
-    def config_for(url: str):
-        config.KubeSpawner.k8s_api_host = url
-        return config
+    def run(secrets: dict[str, dict], profiles: list[str | None]) -> FakeKubeAPI:
+        api = FakeKubeAPI()
 
-    return api, config_for
+        async def scenario():
+            api.start()
+            for name, data in secrets.items():
+                api.put_object(f"/api/v1/namespaces/hubml-system/secrets/{name}",
+                               {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data})
+            config.KubeSpawner.k8s_api_host = api.url
+            spawner = await make_spawner(config)
+            try:
+                for profile in profiles:
+                    spawner.user_options = {"profile": profile} if profile else {}
+                    await spawner._run_apply_user_options(spawner.user_options)  # as JupyterHub's User.spawn
+                    await spawner.run_pre_spawn_hook()
+            finally:
+                await spawner.api.api_client.close()
+                api.stop()
+
+        asyncio.run(scenario())
+        return api
+
+    return run
 
 
-def test_the_pre_spawn_hook_creates_then_updates_the_namespace_objects(fake_api_config):
-    api, config_for = fake_api_config
-    shared = {"AWS_ACCESS_KEY_ID": base64.b64encode(b"team-key").decode(),
-              "AWS_SECRET_ACCESS_KEY": base64.b64encode(b"team-secret").decode()}
+def keys(access: bytes, secret: bytes) -> dict[str, str]:
+    return {"AWS_ACCESS_KEY_ID": base64.b64encode(access).decode(),
+            "AWS_SECRET_ACCESS_KEY": base64.b64encode(secret).decode()}
 
-    async def scenario():
-        api.start()
-        api.put_object("/api/v1/namespaces/hubml-system/secrets/hubml-storage",
-                       {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hubml-storage"}, "data": shared})
-        spawner = await make_spawner(config_for(api.url))
-        try:
-            for profile in ("cpu-small", "gpu-4"):  # a second spawn with another profile updates, never fails
-                spawner.user_options = {"profile": profile}
-                await spawner._run_apply_user_options(spawner.user_options)
-                await spawner.run_pre_spawn_hook()
-        finally:
-            await spawner.api.api_client.close()
-            api.stop()
 
-    asyncio.run(scenario())
+def test_the_pre_spawn_hook_creates_then_updates_the_namespace_objects(run_hook):
+    shared = keys(b"team-key", b"team-secret")
+    # A second spawn with another profile updates what changed, and never fails on what exists.
+    api = run_hook({"hubml-storage": shared}, ["cpu-small", "gpu-4"])
     objects = api.objects
     assert objects["/api/v1/namespaces/hubml-ada"]["metadata"]["labels"] == {"hubml.io/user": "ada"}
     assert f"{CORE}/serviceaccounts/hubml-notebook" in objects
@@ -101,23 +108,13 @@ def test_the_pre_spawn_hook_creates_then_updates_the_namespace_objects(fake_api_
     assert ("PUT", f"{CORE}/serviceaccounts/hubml-notebook") not in api.requests
 
 
-def test_a_users_own_storage_secret_wins_over_the_shared_one(fake_api_config):
-    api, config_for = fake_api_config
-    own = {"AWS_ACCESS_KEY_ID": base64.b64encode(b"ada-key").decode(),
-           "AWS_SECRET_ACCESS_KEY": base64.b64encode(b"ada-secret").decode()}
-
-    async def scenario():
-        api.start()
-        for name, data in (("hubml-storage", {"AWS_ACCESS_KEY_ID": "dGVhbQ=="}), ("hubml-storage-ada", own)):
-            api.put_object(f"/api/v1/namespaces/hubml-system/secrets/{name}",
-                           {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data})
-        spawner = await make_spawner(config_for(api.url))
-        try:
-            spawner.user_options = {}
-            await spawner.run_pre_spawn_hook()
-        finally:
-            await spawner.api.api_client.close()
-            api.stop()
-
-    asyncio.run(scenario())
+def test_a_users_own_storage_secret_wins_over_the_shared_one(run_hook):
+    own = keys(b"ada-key", b"ada-secret")
+    api = run_hook({"hubml-storage": keys(b"team", b"team"), "hubml-storage-ada": own}, [None])
     assert api.objects[f"{CORE}/secrets/hubml-storage"]["data"] == own
+
+
+def test_without_any_storage_secret_no_secret_is_written(run_hook):
+    api = run_hook({}, [None])
+    assert f"{CORE}/secrets/hubml-storage" not in api.objects
+    assert f"{CORE}/resourcequotas/hubml-quota" in api.objects
