@@ -66,7 +66,10 @@ class Param:
 
 def parse_param(text: str) -> Param:
     """'lr=loguniform(1e-4,1e-1)' -> Param('lr', 'loguniform', (0.0001, 0.1))."""
-    name, sep, expression = (part.strip() for part in str(text).partition("="))
+    text = str(text).strip()
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]  # IPython's magic argument splitting keeps the quotes around `--param "..."`
+    name, sep, expression = (part.strip() for part in text.partition("="))
     if not sep or not expression:
         raise InvalidArgument(ARGUMENT, f"{text!r} is not NAME=DISTRIBUTION(...), e.g. {EXAMPLE}")
     if not name.isidentifier():
