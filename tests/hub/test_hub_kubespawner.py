@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
+import subprocess
 
 import kubernetes_validate
 import pytest
@@ -135,3 +137,24 @@ def test_user_names_become_safe_namespace_and_claim_names(hub_config):
     assert spawner.namespace.startswith("hubml-grace-hopper")
     assert pvc["metadata"]["name"].startswith("hubml-home-grace-hopper")
     assert container_env(pod)["HUBML_USER"]["value"] == "grace.hopper"
+
+
+def test_the_idle_culler_service_command_runs(hub_config):
+    service = next(s for s in hub_config.JupyterHub.services if s["name"] == "idle-culler")
+    assert "--timeout=3600" in service["command"]
+    result = subprocess.run([*service["command"], "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "--cull-every" in result.stdout, result.stderr[-1000:]
+    role = next(r for r in hub_config.JupyterHub.load_roles if r["name"] == "idle-culler")
+    assert "delete:servers" in role["scopes"] and role["services"] == ["idle-culler"]
+
+
+def test_extra_config_switches_the_authenticator_as_documented(monkeypatch, tmp_path):
+    """hub_config/README.md's OAuth example, through HUBML_HUB_EXTRA_CONFIG (the chart's hub.config)."""
+    extra = tmp_path / "hub-config.json"
+    extra.write_text(json.dumps({"JupyterHub": {"authenticator_class": "github"},
+                                 "GitHubOAuthenticator": {"client_id": "abc", "allowed_organizations": ["team"]}}))
+    monkeypatch.setenv("HUBML_HUB_EXTRA_CONFIG", str(extra))
+    config = load_hub_config(monkeypatch, write_kubeconfig(tmp_path / "kubeconfig", "https://127.0.0.1:9"))
+    assert config.JupyterHub.authenticator_class == "github"
+    assert config.GitHubOAuthenticator.allowed_organizations == ["team"]
+    assert config.KubeSpawner.profile_list  # the rest of the configuration stands
