@@ -9,7 +9,7 @@ import sys
 import traceback
 
 from hubml import storage
-from hubml.runtime import environment, publish
+from hubml.runtime import dependencies, environment, publish
 from hubml.runtime.contract import Replica, replicas_of
 from hubml.runtime.sync import Syncer
 
@@ -21,8 +21,8 @@ def main() -> int:
     bundle = fetch_bundle(replica)
     with open(os.path.join(bundle, "spec.json")) as handle:
         spec = json.load(handle)
-    requirements = os.path.join(bundle, "requirements.txt")
-    if os.path.exists(requirements) and not os.environ.get("HUBML_REQUIREMENTS_READY"):
+    requirements = None if os.environ.get("HUBML_REQUIREMENTS_READY") else dependencies.requirements_file(bundle, spec)
+    if requirements:
         return reexec_in_environment(requirements)
     decides = replica.is_decider(replicas_of(spec))
     record = publish.reserve(replica, spec.get("model") or spec["name"]) if decides else None

@@ -1,4 +1,6 @@
-"""Per-job Python environments for `--requirements`, cached by the file's hash.
+"""Per-job Python environments for `--requirements` and a package's declared dependencies, cached by hash.
+
+What goes in is one requirements file (see `hubml.runtime.dependencies`).
 
 The environment is a venv whose `.pth` adds the base interpreter's
 site-packages after its own, so the job sees TensorFlow and hubml from the
@@ -32,10 +34,10 @@ def python_for(requirements: str, cache_root: str) -> str:
     with open(os.path.join(cache_root, f"{digest}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.exists(os.path.join(folder, ".complete")):
-            print(f"[hubml] using cached environment {digest} for requirements.txt", flush=True)
+            print(f"[hubml] using cached environment {digest} for {os.path.basename(requirements)}", flush=True)
             return python
         shutil.rmtree(folder, ignore_errors=True)
-        print(f"[hubml] installing requirements.txt into environment {digest}", flush=True)
+        print(f"[hubml] installing {os.path.basename(requirements)} into environment {digest}", flush=True)
         _create(folder)
         _install(python, requirements, folder)
         open(os.path.join(folder, ".complete"), "w").close()
@@ -61,4 +63,5 @@ def _install(python: str, requirements: str, folder: str) -> None:
     result = subprocess.run(command, stdout=sys.stdout, stderr=subprocess.STDOUT)
     if result.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
-        raise RequirementsFailed(f"installing requirements.txt failed (exit {result.returncode}); see the lines above")
+        raise RequirementsFailed(f"installing {os.path.basename(requirements)} failed (exit {result.returncode}); "
+                                 "see the lines above")
