@@ -263,6 +263,8 @@ class Handler(BaseHTTPRequestHandler):
             self._route(method, match, query, body)
         except ApiError as error:
             self._send_json(error.code, error.status())
+        except (BrokenPipeError, ConnectionResetError):  # the client went away mid-stream: so be it
+            self.close_connection = True
 
     def _route(self, method: str, match: re.Match, query: dict[str, str], body: Any) -> None:
         plural, namespace, name = match.group("plural"), match.group("namespace"), match.group("name")

@@ -39,8 +39,9 @@ def test_hubml_quota_shows_the_namespaces_resource_quota(kubernetes_environment,
         "spec": {"hard": {"requests.cpu": "8", "requests.memory": "32Gi", "requests.nvidia.com/gpu": "2"}},
         "status": {"hard": {"requests.cpu": "8", "requests.memory": "32Gi", "requests.nvidia.com/gpu": "2"},
                    "used": {"requests.cpu": "2", "requests.memory": "8Gi", "requests.nvidia.com/gpu": "1"}}})
-    assert main(["quota"]) == 0
-    output = capsys.readouterr().out
+    code = main(["quota"])
+    output, errors = capsys.readouterr()
+    assert code == 0, errors
     print(output)
     lines = {line.split()[0]: line.split()[1:4] for line in output.splitlines()[1:]}
     assert lines == {"requests.cpu": ["2", "8", "25%"], "requests.memory": ["8.0Gi", "32.0Gi", "25%"],

@@ -146,17 +146,19 @@ class KubernetesBackend(Backend):
         if record is None or (record["metadata"].get("annotations") or {}).get(status.STATE):
             return
         job = self._job_record(record, self._role_jobs.snapshot())
-        if job.final:
-            self._settled.add(job_id)
-            try:
-                self._settle(job)
-            except (ApiException, BackendError):
-                self._settled.discard(job_id)  # the next change retries
+        with self._lock:  # both watch threads call this: settle each job once
+            if not job.final or job_id in self._settled:
                 return
-            cleanup = threading.Timer(self.leftover_grace_seconds, self._remove_leftover_replicas, [job])
-            cleanup.daemon = True
-            self._cleanups.append(cleanup)
-            cleanup.start()
+            self._settled.add(job_id)
+        try:
+            self._settle(job)
+        except (ApiException, BackendError):
+            self._settled.discard(job_id)  # the next change retries
+            return
+        cleanup = threading.Timer(self.leftover_grace_seconds, self._remove_leftover_replicas, [job])
+        cleanup.daemon = True
+        self._cleanups.append(cleanup)
+        cleanup.start()
 
     def _remove_leftover_replicas(self, job: JobRecord) -> None:
         """As TFJob: once the job is decided, the ps (and, with a chief, the workers) are stopped."""
@@ -309,7 +311,8 @@ def load_api_client() -> k8s.ApiClient:
         config.load_incluster_config()
     except config.ConfigException:
         try:
-            config.load_kube_config()
+            # KUBECONFIG as it is now: the client reads it only once, when first imported.
+            config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
         except (config.ConfigException, OSError) as error:
             raise BackendError(f"no Kubernetes cluster to talk to: not in a pod, and no kubeconfig ({error})") \
                 from error
