@@ -148,3 +148,9 @@ class Sweep:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """A live widget in a notebook, plain text under papermill and in a terminal (as `Job`, `Endpoint`)."""
+        from hubml.extension.display import mimebundle
+
+        return mimebundle(self)

@@ -22,16 +22,19 @@ def tune(name: str, code: str, params: list[str], **options) -> TuneSpec:
     return TuneSpec(template=TrainSpec(name=name, code=code), params=params, **{**fields, **options})
 
 
-def test_early_stopping_prunes_clearly_bad_trials_before_their_last_epoch(client, logistic, max_concurrent):
+@pytest.mark.parametrize("early_stopping", ["median", "hyperband"])
+def test_early_stopping_prunes_clearly_bad_trials_before_their_last_epoch(client, logistic, max_concurrent,
+                                                                         early_stopping):
     epochs = 6
     rates = ", ".join(map(repr, GOOD_RATES + BAD_RATES))
     sweep = client.tune(tune("prune", logistic(epochs, 0.5), [f"lr=choice({rates})"], objective="val_loss",
-                             parallel=2, early_stopping="median"))
+                             parallel=2, early_stopping=early_stopping))
     sweep.wait(timeout=120)
 
     trials = sweep.record.trials
     pruned = [trial for trial in trials if trial.state == "PRUNED"]
-    assert pruned, sweep
+    if early_stopping == "median":  # (Hyperband's brackets follow a hash of the trial number: it may prune none)
+        assert pruned, sweep
     for trial in pruned:
         assert trial.params["lr"] in BAD_RATES  # only clearly bad trials are stopped
         assert trial.step < epochs and trial.objective is None

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import nbformat
+import numpy as np
 import pytest
 from IPython.core.error import UsageError
 
@@ -12,6 +13,7 @@ from hubml.handles.sweep import Sweep
 # Synthetic data whose accuracy after four epochs depends strongly on Adam's learning rate:
 # at 1e-3 and below the model barely learns (val_accuracy 0.7 or less); from 3e-3 to 1 it reaches 0.83 and more.
 KERAS_CELL = """
+import os
 import numpy as np
 import keras
 import hubml.keras
@@ -23,10 +25,11 @@ model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(units, activati
                           keras.layers.Dense(1, activation="sigmoid")])
 model.compile(keras.optimizers.Adam(lr), "binary_crossentropy", metrics=["accuracy"])
 model.fit(x, y, validation_split=0.25, epochs=4, batch_size=32, verbose=0, callbacks=[hubml.keras.ReportCallback()])
+model.export(os.environ["HUBML_MODEL_DIR"])  # a SavedModel for TF Serving, so the best trial can be deployed
 """
 
 
-def test_a_keras_sweep_finds_the_good_learning_rates(shell, client, capsys, max_concurrent):
+def test_a_keras_sweep_finds_the_good_learning_rates_and_deploys_the_best(shell, client, capsys, max_concurrent):
     sweep = shell.run_cell(
         '%%tune --name keras --objective val_accuracy --maximize --trials 5 --parallel 2 --algorithm tpe '
         '--seed 3 --param "lr=loguniform(1e-5, 1)" --param "units=choice(16, 32)"\n' + KERAS_CELL)
@@ -51,31 +54,29 @@ def test_a_keras_sweep_finds_the_good_learning_rates(shell, client, capsys, max_
     shell.run_line_magic("sweeps", "")
     assert sweep.id in capsys.readouterr().out
 
-
-@pytest.mark.parametrize("param, named", [
-    ("lr=loguniform(0,1)", "--param: lr: loguniform(low, high) needs 0 < low < high"),
-    ("lr=normal(0,1)", "--param: lr: unknown distribution 'normal'"),
-    ("units=choice()", "--param: units: choice() is empty"),
-])
-def test_bad_search_spaces_are_usage_errors_and_start_nothing(shell, client, param, named):
-    with pytest.raises(UsageError) as error:
-        shell.run_cell(f'%%tune --objective val_loss --param "{param}"\nprint(1)')
-    assert named in str(error.value)
-    assert client.sweeps() == [] and client.jobs() == []
+    endpoint = sweep.deploy(name="best")
+    try:
+        assert endpoint.model == f"keras-t{best.number}"
+        assert len(endpoint.predict(np.zeros((2, 10), "float32"), protocol="rest")) == 2
+    finally:
+        endpoint.undeploy()
 
 
 @pytest.mark.parametrize("line, named", [
+    ("--objective val_loss --param 'lr=loguniform(0,1)'", "--param: lr: loguniform(low, high) needs 0 < low < high"),
+    ("--objective val_loss --param 'lr=normal(0,1)'", "--param: lr: unknown distribution 'normal'"),
+    ('--objective val_loss --param "units=choice()"', "--param: units: choice() is empty"),
     ("--param 'lr=uniform(0, 1)'", "--objective"),
     ("--objective val_loss", "give at least one parameter"),
     ("--objective val_loss --param 'lr=uniform(0, 1)' --algorithm grid", "lr: grid search needs"),
     ("--objective val_loss --param 'lr=uniform(0, 1)' --parallel 0", "--parallel"),
     ("--objective val_loss --param 'lr=uniform(0, 1)' --workers -1", "--workers"),
 ])
-def test_bad_sweep_options_are_usage_errors(shell, client, line, named):
+def test_bad_search_spaces_and_options_are_usage_errors_and_start_nothing(shell, client, line, named):
     with pytest.raises(UsageError) as error:
         shell.run_cell(f"%%tune {line}\nprint(lr)")
     assert named in str(error.value)
-    assert client.jobs() == []
+    assert client.sweeps() == [] and client.jobs() == []
 
 
 def test_trials_the_backend_refuses_end_the_sweep_with_its_reason(shell, client):
