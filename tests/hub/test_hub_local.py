@@ -6,6 +6,8 @@ to the server through configurable-http-proxy, stop everything.
 """
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import secrets
 import signal
@@ -13,10 +15,12 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 import requests
+from tornado import httpclient, websocket
 
 from conftest import REPO_ROOT, free_port
 
@@ -203,10 +207,50 @@ def test_a_user_name_unfit_for_a_folder_is_refused(hub):
     assert hub.api("GET", "/hub/api/users/no%20spaces%3B").status_code == 404
 
 
+async def execute(hub: LocalHub, kernel_id: str, code: str) -> str:
+    """Run `code` in a kernel over the Jupyter websocket protocol, through the proxy; return its stdout."""
+    url = f"ws://127.0.0.1:{hub.port}/user/{USER}/api/kernels/{kernel_id}/channels"
+    request = httpclient.HTTPRequest(url, headers={"Authorization": f"token {hub.token}"})
+    connection = await websocket.websocket_connect(request)
+    msg_id = uuid.uuid4().hex
+    connection.write_message(json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "session": uuid.uuid4().hex,
+                   "username": USER, "version": "5.3", "date": ""},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                    "allow_stdin": False, "stop_on_error": True},
+    }))
+    output = []
+    try:
+        while True:
+            message = json.loads(await asyncio.wait_for(connection.read_message(), 60))
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            if message["msg_type"] == "stream":
+                output.append(message["content"]["text"])
+            elif message["msg_type"] == "error":
+                raise AssertionError("\n".join(message["content"]["traceback"]))
+            elif message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                return "".join(output)  # iopub's idle comes after all of the request's output
+    finally:
+        connection.close()
+
+
+def test_every_kernel_loads_the_hubml_extension_and_sees_the_private_home(hub):
+    kernel = hub.api("POST", f"/user/{USER}/api/kernels", json={"name": "python3"})
+    assert kernel.status_code == 201, kernel.text
+    code = ("import os; shell = get_ipython()\n"
+            "print('hubml' in shell.extension_manager.loaded, 'train' in shell.magics_manager.magics['cell'],"
+            " os.environ['HUBML_HOME'])")
+    printed = asyncio.run(execute(hub, kernel.json()["id"], code))
+    assert printed.split() == ["True", "True", str(hub.data / "users" / USER / ".hubml")]
+    hub.remember_processes()
+
+
 def test_the_hub_stops_cleanly_with_no_process_left(hub):
-    stopped = hub.api("DELETE", f"/hub/api/users/{USER}/server")
-    assert stopped.status_code in (202, 204), stopped.text
-    wait_for(lambda: not hub.api("GET", f"/hub/api/users/{USER}").json()["servers"], 30, "the server to stop")
+    """Stopping the hub (Ctrl-C or SIGTERM) also stops the proxy, the running server and its kernel."""
+    hub.remember_processes()
+    assert len(hub.seen) >= 4, "expected hub, proxy, server and kernel"
     hub.stop()
     assert hub.process.returncode == 0, hub.log_text()
     leftovers = [pid for pid in hub.seen if alive(pid)]
