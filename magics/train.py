@@ -37,12 +37,16 @@ class TrainMagics(HubMLMagics):
 
     @magic_arguments.magic_arguments()
     @magic_arguments.argument("job", help="job id")
-    @magic_arguments.argument("-f", "--follow", action="store_true", help="keep printing until the job ends")
+    @magic_arguments.argument("-f", "--follow", action="store_true",
+                              help="keep printing until the job ends, starting where the last follow stopped "
+                                   "(in this kernel or one that was restarted or killed)")
+    @magic_arguments.argument("--from-start", action="store_true", help="with -f: start at the first line")
     @line_magic
     def logs(self, line: str) -> None:
         """Print a job's logs, every replica's lines prefixed with its role and index."""
         args = magic_arguments.parse_argstring(self.logs, line)
-        for log_line in self.client().job(args.job).logs(follow=args.follow):
+        job = self.client().job(args.job)
+        for log_line in job.logs(follow=args.follow, resume=args.follow and not args.from_start):
             print(log_line, flush=True)
 
     @magic_arguments.magic_arguments()

@@ -32,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     logs = actions.add_parser("logs", help="print a job's logs")
     logs.add_argument("job")
-    logs.add_argument("-f", "--follow", action="store_true", help="keep printing until the job ends")
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="keep printing until the job ends, starting where the last follow of the job stopped")
+    logs.add_argument("--from-start", action="store_true", help="with -f: start at the first line")
     logs.set_defaults(func=show_logs)
 
     cancel = actions.add_parser("cancel", help="cancel a job")
@@ -98,7 +100,8 @@ def describe_job(args: argparse.Namespace) -> int:
 
 
 def show_logs(args: argparse.Namespace) -> int:
-    for line in Client(args.backend).job(args.job).logs(follow=args.follow):
+    job = Client(args.backend).job(args.job)
+    for line in job.logs(follow=args.follow, resume=args.follow and not args.from_start):
         print(line, flush=True)
     return 0
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Iterator, TextIO
 
 from hubml.backends.base import JobRecord, LogLine
 from hubml.exceptions import JobFailed
+from hubml.follow import FollowBook
 from hubml.progress import progress_line
 from hubml.specs import TrainSpec
 
@@ -58,8 +59,18 @@ class Job:
         """Serve the model this job exported: `Client.deploy(job, **options)`."""
         return self.client.deploy(self, **options)
 
-    def logs(self, follow: bool = False, cursor: dict | None = None) -> Iterator[LogLine]:
-        return self.client.backend.logs(self.id, follow=follow, cursor=cursor)
+    def logs(self, follow: bool = False, cursor: dict | None = None, resume: bool = False) -> Iterator[LogLine]:
+        """Every replica's lines after `cursor`; with `follow`, until the job is final.
+
+        A follow records how far it got (`hubml.follow`); with `resume` it starts
+        where the last follow of this job stopped, in whatever process that was
+        (a killed kernel or CLI), so no line is lost or shown twice.
+        """
+        book = FollowBook(self.client.settings.home)
+        if resume:
+            cursor = book.load(self.id)
+        lines = self.client.backend.logs(self.id, follow=follow, cursor=cursor)
+        return book.recorded(self.id, lines) if follow else lines
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         return "\n".join(str(line) for line in list(self.logs())[-lines:])
@@ -80,12 +91,15 @@ class Job:
             time.sleep(0.02)
         return self._check(raise_on_failure)
 
-    def follow(self, out: TextIO | None = None, raise_on_failure: bool = True) -> Job:
-        """Print every replica's log lines as they come, and a progress line per new metric, until final."""
+    def follow(self, out: TextIO | None = None, raise_on_failure: bool = True, resume: bool = False) -> Job:
+        """Print every replica's log lines as they come, and a progress line per new metric, until final.
+
+        With `resume`, start after the last line an earlier follow showed (see `logs`).
+        """
         out = out or sys.stdout
         seen_metrics = 0
         attempt = 1
-        for line in self.logs(follow=True):
+        for line in self.logs(follow=True, resume=resume):
             if line.attempt != attempt:
                 attempt = line.attempt
                 print(f"--- attempt {attempt} ---", file=out)
