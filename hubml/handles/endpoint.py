@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from hubml.backends.base import ENDPOINT_FAILED, ENDPOINT_READY
-from hubml.exceptions import EndpointFailed, NotFound
+from hubml.exceptions import EndpointFailed, NotFound, ServingError
 
 if TYPE_CHECKING:
     from hubml.client import Client
@@ -67,12 +67,11 @@ class Endpoint:
 
         Returns a numpy array for single-output signatures, else a dict of arrays.
         """
-        return self.predict_client().predict(instances, signature_name=signature_name, version=version,
-                                             protocol=protocol)
+        return self._call("predict", instances, signature_name=signature_name, version=version, protocol=protocol)
 
     def metadata(self, protocol: str = "grpc", version: int | None = None) -> dict[str, Any]:
         """TF Serving's model metadata (`model_spec`, `metadata.signature_def`)."""
-        return self.predict_client().metadata(version=version, protocol=protocol)
+        return self._call("metadata", version=version, protocol=protocol)
 
     def predict_client(self) -> PredictClient:
         """One client per handle, kept: its gRPC channel and the signature it read are reused."""
@@ -81,6 +80,25 @@ class Endpoint:
         if self._predict_client is None:
             self._predict_client = PredictClient(self.grpc_target, self.rest_url, self.model)
         return self._predict_client
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the predict client, once more on a new one if the server was unreachable.
+
+        A server restarted since the last call (on the same address) leaves the
+        old client a dead keep-alive connection or a channel in back-off.
+        """
+        try:
+            return getattr(self.predict_client(), method)(*args, **kwargs)
+        except ServingError as error:
+            if error.code != "UNAVAILABLE":
+                raise
+            self._close_predict_client()
+            return getattr(self.predict_client(), method)(*args, **kwargs)
+
+    def _close_predict_client(self) -> None:
+        if self._predict_client is not None:
+            self._predict_client.close()
+            self._predict_client = None
 
     def wait_ready(self, timeout: float | None = READY_TIMEOUT_SECONDS) -> Endpoint:
         """Block until the endpoint serves a version; raise `EndpointFailed` if it fails or time runs out."""
@@ -97,9 +115,7 @@ class Endpoint:
             time.sleep(READY_POLL_SECONDS)
 
     def undeploy(self) -> None:
-        if self._predict_client is not None:
-            self._predict_client.close()
-            self._predict_client = None
+        self._close_predict_client()
         self.client.backend.undeploy(self.name)
 
     def to_json(self) -> dict[str, Any]:

@@ -92,8 +92,7 @@ class LocalEndpoints:
         if (pid and not self._alive(pid, record["name"])) or (
                 not pid and time.time() - record["created_at"] > START_GRACE_SECONDS):
             return {**record, "state": ENDPOINT_FAILED, "reason": "the endpoint's supervisor process was lost"}
-        versions = available_versions(record["rest_url"], record["model"])
-        return {**record, "versions": versions, "state": ENDPOINT_READY if versions else ENDPOINT_PENDING}
+        return {**record, **serving_state(record["rest_url"], record["model"])}
 
     def _alive(self, pid: int, name: str) -> bool:
         from hubml.backends.local.backend import supervisor_alive  # here: backend.py imports this module
@@ -105,12 +104,19 @@ def supervisor_command(home: str, name: str) -> list[str]:
     return [sys.executable, "-m", "hubml.backends.local.endpoint_supervisor", home, name]
 
 
-def available_versions(rest_url: str, model: str) -> list[int]:
-    """The versions TF Serving's status route reports AVAILABLE; empty while loading or unreachable."""
+def serving_state(rest_url: str, model: str) -> dict[str, Any]:
+    """State and versions from TF Serving's status route: READY once a version is AVAILABLE, FAILED when every
+    version ended with an error (the model does not load), else PENDING (loading, or not answering yet)."""
     try:
         with urllib.request.urlopen(f"{rest_url}/v1/models/{model}", timeout=STATUS_TIMEOUT_SECONDS) as response:
-            status = json.load(response)
-    except (OSError, ValueError):  # refused, reset, timed out, an HTTP error, or not JSON: not serving
-        return []
-    return sorted(int(entry["version"]) for entry in status.get("model_version_status", [])
-                  if entry.get("state") == "AVAILABLE")
+            statuses = json.load(response).get("model_version_status", [])
+    except (OSError, ValueError):  # refused, reset, timed out, an HTTP error, or not JSON: not serving yet
+        return {"state": ENDPOINT_PENDING, "versions": []}
+    versions = sorted(int(entry["version"]) for entry in statuses if entry.get("state") == "AVAILABLE")
+    errors = [f"version {entry['version']}: {entry['status']['error_message']}" for entry in statuses
+              if entry.get("state") == "END" and entry.get("status", {}).get("error_code", "OK") != "OK"]
+    if versions:
+        return {"state": ENDPOINT_READY, "versions": versions}
+    if errors and len(errors) == len(statuses):
+        return {"state": ENDPOINT_FAILED, "versions": [], "reason": "the model does not load: " + "; ".join(errors)}
+    return {"state": ENDPOINT_PENDING, "versions": []}

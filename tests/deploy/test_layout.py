@@ -1,0 +1,102 @@
+"""Before anything starts, a model folder must be in TF Serving's layout; the error names what is missing."""
+import os
+
+import pytest
+from IPython.core.error import UsageError
+
+from hubml.exceptions import InvalidArgument, ModelLayoutError
+from hubml.specs import DeploySpec
+
+from deploy_helpers import HALF_PLUS_TWO, serving_processes
+
+
+def make(tmp_path, files):
+    base = tmp_path / "model"
+    base.mkdir()
+    for relative in files:
+        (base / relative).parent.mkdir(parents=True, exist_ok=True)
+        (base / relative).write_bytes(b"")
+    return base
+
+
+@pytest.mark.parametrize("files, version, missing", [
+    ([], None, "model/1/saved_model.pb is missing"),
+    (["saved_model.pb", "variables/variables.index"], None, "move it into a numeric version folder"),
+    (["1/variables/variables.index"], None, "model/1/saved_model.pb is missing"),
+    (["export/saved_model.pb"], None, "model/1/saved_model.pb is missing"),
+    (["1/saved_model.pb", "3/variables/x"], 3, "model/3/saved_model.pb is missing"),
+    (["1/saved_model.pb"], 2, "model/2 is missing (versions there: 1)"),
+])
+def test_a_folder_without_the_layout_fails_naming_what_is_missing_and_deploys_nothing(
+        client, tmp_path, hubml_home, files, version, missing):
+    base = make(tmp_path, files)
+    with pytest.raises(ModelLayoutError) as error:
+        client.deploy(str(base), name="bad", version=version)
+    assert missing in str(error.value) and "<base>/<version>/saved_model.pb" in str(error.value)
+    assert client.endpoints() == [] and not (hubml_home / "endpoints").exists()
+    assert serving_processes(hubml_home) == []
+
+
+def test_the_highest_version_with_a_saved_model_is_the_one_checked(client, tmp_path):
+    base = make(tmp_path, ["1/saved_model.pb", "2/variables/x"])  # 2: a job still exporting into it
+    from hubml.backends.base import check_layout
+
+    assert check_layout(f"file://{base}", None).endswith("/model/1")
+
+
+def test_a_version_folder_given_as_the_model_says_to_deploy_its_parent(client):
+    with pytest.raises(ModelLayoutError, match="this is a version folder: deploy the model folder above it"):
+        client.deploy(str(HALF_PLUS_TWO / "00000123"))
+
+
+def test_a_missing_folder_and_an_unknown_name_are_told_apart(client, tmp_path):
+    with pytest.raises(ModelLayoutError, match="the model folder does not exist"):
+        client.deploy(str(tmp_path / "nowhere"), name="x")
+    with pytest.raises(InvalidArgument, match="'no-such-model' is not a model in .*, a model folder or a job id"):
+        client.deploy("no-such-model")
+
+
+def test_a_job_that_exported_nothing_cannot_be_deployed(client):
+    job = client.train("print('no model here')", name="plain").wait(timeout=60)
+    with pytest.raises(InvalidArgument, match=f"job {job.id} has not exported a model"):
+        job.deploy()
+
+
+@pytest.mark.parametrize("spec, argument", [
+    (DeploySpec(name="Bad_Name", model="m"), "--name"),
+    (DeploySpec(name="ok", model="m", replicas=0), "--replicas"),
+    (DeploySpec(name="ok", model="m", version=-1), "--version"),
+    (DeploySpec(name="ok", model=""), "model"),
+])
+def test_spec_fields_are_checked_first(client, spec, argument):
+    with pytest.raises(InvalidArgument) as error:
+        client.backend.deploy(spec)
+    assert error.value.argument == argument
+
+
+def test_the_local_backend_refuses_replicas_it_cannot_run(client):
+    with pytest.raises(InvalidArgument, match="--replicas: the local backend runs one hubml serve"):
+        client.deploy(str(HALF_PLUS_TWO), replicas=2)
+    assert client.endpoints() == []
+
+
+@pytest.mark.parametrize("source, named", [
+    ("%deploy", "MODEL"),
+    ("%deploy {missing}", "model/1/saved_model.pb is missing"),
+    ("%deploy model --replicas two", "--replicas"),
+    ("%deploy model --bogus", "--bogus"),
+    ("%%deploy\nmodle: x", "modle"),
+    ("%%deploy\n- not a mapping", "YAML mapping"),
+    ("%%deploy\nmodel: [unclosed", "not YAML"),
+    ("%predict", "usage: %predict ENDPOINT"),
+    ("%predict ep --verison 1 [1]", "--verison"),
+    ("%predict ep --version one [1]", "--version"),
+    ("%undeploy", "endpoint"),
+])
+def test_wrong_magic_arguments_are_usage_errors_naming_them(shell, client, tmp_path, source, named):
+    missing = make(tmp_path, [])
+    with pytest.raises(UsageError) as error:
+        shell.run_cell(source.format(missing=missing))
+    assert named in str(error.value)
+    assert client.endpoints() == []
+    assert not os.path.exists(os.path.join(client.settings.home, "endpoints"))
