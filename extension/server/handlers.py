@@ -1,8 +1,9 @@
 """Thin, authenticated tornado handlers over `HubMLManager`, under `{base_url}hubml/api/`.
 
 Each handler turns a request into one manager call. A hubml error becomes a
-JSON error with the right status (`NotFound` 404, `InvalidArgument` 400);
-anything else is a real bug and is left to surface as one.
+JSON error with the right status (`NotFound` 404, `InvalidArgument` 400, a
+model server's `ServingError` by its code); anything else is a real bug and
+is left to surface as one.
 """
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from hubml.exceptions import InvalidArgument, NotFound
+from hubml.exceptions import InvalidArgument, NotFound, ServingError
 from hubml.extension.server.manager import HubMLManager, parse_cursor
 
 # Any path segment: the client validates ids and names, and answers 400 with why.
 NAME = r"(?P<name>[^/]+)"
 TRUE = {"1", "true", "yes"}
+# A model server's refusal, by TF Serving's gRPC code: the caller's fault (4xx) or the server's (5xx).
+SERVING_STATUS = {"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "NOT_FOUND": 404, "UNAVAILABLE": 503}
 
 
 class HubMLHandler(APIHandler):
@@ -43,6 +46,8 @@ class HubMLHandler(APIHandler):
             raise tornado.web.HTTPError(404, str(error)) from error
         except InvalidArgument as error:
             raise tornado.web.HTTPError(400, str(error)) from error
+        except ServingError as error:
+            raise tornado.web.HTTPError(SERVING_STATUS.get(error.code, 502), str(error)) from error
         self.set_status(status)
         self.finish(json.dumps(result))
 

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from hubml.exceptions import InvalidArgument
+from hubml.handles.endpoint import jsonable, split_request_body
 
 if TYPE_CHECKING:
     from hubml.client import Client
@@ -94,24 +95,28 @@ class HubMLManager:
         return {"endpoints": [endpoint.to_json() for endpoint in self.client.endpoints()]}
 
     def deploy(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Deploy a job's exported model: {'job': id, 'name': endpoint name (default: the model's name)}."""
+        """Serve a job's exported model: {'job': id, 'name': endpoint name (default: the client's)}.
+
+        Returns the new endpoint at once (PENDING); the sidebar's polling sees it become READY or FAILED.
+        """
         job = self.client.job(require(body, "job", str))
-        model = job.model
-        if model is None:
-            raise InvalidArgument("job", f"job {job.id} has not exported a model (state {job.state})")
-        name = body.get("name") or model["model"]
-        return self.client.deploy(job, name=require({"name": name}, "name", str)).to_json()
+        name = body.get("name") or None
+        if name is not None and not isinstance(name, str):
+            raise InvalidArgument("name", "must be a string")
+        return self.client.deploy(job, name=name, wait=False).to_json()
 
     def undeploy(self, name: str) -> dict[str, Any]:
         self.client.undeploy(name)
         return {"name": name, "undeployed": True}
 
     def predict(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """TF Serving's predict request body in ({'instances': ...} or {'inputs': ...}), its answer out."""
+        """TF Serving's REST predict, through the endpoint handle: row ('instances') in, 'predictions' out;
+        columnar ('inputs') in, 'outputs' out."""
         if not isinstance(body, dict) or not ({"instances", "inputs"} & body.keys()):
-            raise InvalidArgument("body", "send TF Serving's predict JSON: {\"instances\": [...]} or {\"inputs\": ...}")
-        endpoint = self.client.endpoint(name)
-        return {"predictions": endpoint.predict(body.get("instances", body.get("inputs")))}
+            raise InvalidArgument("body", 'send TF Serving\'s predict JSON: {"instances": [...]} or {"inputs": ...}')
+        instances, signature = split_request_body(body)
+        result = self.client.endpoint(name).predict(instances, signature_name=signature)
+        return {"predictions" if "instances" in body else "outputs": jsonable(result)}
 
     # --- sweeps -------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """Every `/hubml/api/` route through a real Jupyter server (pytest-jupyter), on real local-backend jobs."""
 from __future__ import annotations
 
+import importlib
 import json
+import threading
 
 import pytest
 import tornado.httpclient
@@ -79,3 +81,32 @@ async def test_deploy_without_a_model_is_400(jp_fetch, submit):
     assert error.code == 400 and "has not exported a model" in json.loads(error.response.body)["message"]
     not_json = await fetch_error(jp_fetch, "endpoints", method="POST", body="{not json")
     assert not_json.code == 400
+
+
+async def test_endpoint_lifecycle_deploy_list_predict_undeploy(jp_fetch, submit, client, eventually):
+    # The server runs in this process and its first predict loads TensorFlow's protos: load them while the job runs.
+    warm_up = threading.Thread(target=importlib.import_module, args=("tensorflow",), daemon=True)
+    warm_up.start()
+    job = submit("exporter", name="doubler").wait(timeout=120)
+    created = body(await jp_fetch("hubml", "api", "endpoints", method="POST",
+                                  body=json.dumps({"job": job.id, "name": "doubler"})))
+    assert created["name"] == "doubler" and created["state"] in ("PENDING", "READY")
+    eventually(lambda: client.endpoint("doubler").state == "READY", timeout=90)
+    listed = body(await jp_fetch("hubml", "api", "endpoints"))["endpoints"]
+    assert [(item["name"], item["state"], item["versions"]) for item in listed] == [("doubler", "READY", [1])]
+
+    warm_up.join()
+    answer = body(await jp_fetch("hubml", "api", "endpoints", "doubler", "predict", method="POST",
+                                 body=json.dumps({"instances": [[1.0, 2.0]]})))
+    assert answer == {"predictions": [[2.0, 4.0]]}
+    wrong_input = await fetch_error(jp_fetch, "endpoints", "doubler", "predict", method="POST",
+                                    body=json.dumps({"inputs": {"nope": [[1.0, 2.0]]}}))
+    assert wrong_input.code == 400 and "INVALID_ARGUMENT" in json.loads(wrong_input.response.body)["message"]
+    not_tf_serving = await fetch_error(jp_fetch, "endpoints", "doubler", "predict", method="POST",
+                                       body=json.dumps({"rows": []}))
+    assert not_tf_serving.code == 400
+
+    gone = body(await jp_fetch("hubml", "api", "endpoints", "doubler", method="DELETE"))
+    assert gone == {"name": "doubler", "undeployed": True}
+    assert (await fetch_error(jp_fetch, "endpoints", "doubler", method="DELETE")).code == 404
+    assert client.endpoints() == []
