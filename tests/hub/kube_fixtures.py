@@ -17,7 +17,7 @@ from kubespawner import KubeSpawner
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from conftest import REPO_ROOT
+from hub_testing import REPO_ROOT
 
 HUB_ENV = {
     "HUBML_HUB_MODE": "kubernetes",

@@ -18,7 +18,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import REPO_ROOT
+from hub_testing import REPO_ROOT
 from hub_config import tenancy
 
 CHART = REPO_ROOT / "helm" / "hubml"

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from traitlets.config import Config
 
-from conftest import REPO_ROOT
+from hub_testing import REPO_ROOT
 
 IMAGES = REPO_ROOT / "images"
 DOCKERFILES = sorted(IMAGES.glob("*/Dockerfile"))

@@ -22,7 +22,7 @@ import pytest
 import requests
 from tornado import httpclient, websocket
 
-from conftest import REPO_ROOT, free_port
+from hub_testing import REPO_ROOT, free_port
 
 CONFIG = REPO_ROOT / "hub_config" / "jupyterhub_config.py"
 PROXY = REPO_ROOT / "hub_config" / "node_modules" / ".bin" / "configurable-http-proxy"
