@@ -42,6 +42,7 @@ TRAIN_OPTIONS = [
                                         help="multi-replica jobs: do not set TF_USE_LEGACY_KERAS=1 (tf-keras)")),
     Option(("--backend",), dict(help="'local' or 'kubernetes' (default: configured)")),
     Option(("--detach",), dict(action="store_true", help="return at once instead of waiting for the job")),
+    Option(("--zoo",), dict(metavar="RECIPE", help="train a model-zoo recipe instead of the code (hubml zoo list)")),
 ]
 
 
@@ -53,7 +54,7 @@ def add_options(add_argument: Callable[..., Any], options: list[Option] = TRAIN_
 def train_spec(args: argparse.Namespace, code: str | None, name: str, source_dir: str = ".") -> TrainSpec:
     """The spec the parsed options describe; `validate()` is left to the client."""
     hparams = dict(parse_hparam(text) for text in args.hparam)
-    return TrainSpec(
+    spec = TrainSpec(
         name=args.name or name, code=code, package=args.package, module=args.module, model=args.model,
         workers=args.workers, ps=args.ps, chief=args.chief,
         resources=Resources(cpu=args.cpu, memory=args.memory, gpus=args.gpus),
@@ -61,6 +62,11 @@ def train_spec(args: argparse.Namespace, code: str | None, name: str, source_dir
         retries=args.retries, timeout=args.timeout, legacy_keras=False if args.no_legacy_keras else None,
         source_dir=source_dir,
     )
+    if getattr(args, "zoo", None):
+        from hubml.zoo import recipe_spec
+
+        return recipe_spec(args.zoo, spec, named=bool(args.name))
+    return spec
 
 
 # --- endpoints: `%deploy`, `%%deploy` (as YAML keys) and `hubml models deploy` ----------------
