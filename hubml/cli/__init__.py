@@ -11,7 +11,7 @@ import importlib
 import sys
 
 # Subcommand modules, imported lazily so `hubml serve` never pays for the client.
-COMMANDS = ["jobs", "serve", "models", "tune", "run", "quota"]
+COMMANDS = ["jobs", "serve", "models", "tune", "run", "quota", "zoo"]
 
 
 def build_parser() -> argparse.ArgumentParser:
