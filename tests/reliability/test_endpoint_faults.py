@@ -1,0 +1,86 @@
+"""An endpoint on the local backend under faults and load: a real `hubml serve` behind its supervisor,
+called over real sockets by the load generator of benchmarks/endpoint_load.py (a separate process).
+
+One endpoint serves the whole module (each server start imports TensorFlow); the killing test runs last.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fault_helpers import wait_for
+
+from hubml.client import Client
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from endpoint_load import BODY, run_load  # noqa: E402
+
+TESTDATA = REPO.parent / "shared" / "fixtures" / "tf_serving_testdata"
+HALF_PLUS_TWO = TESTDATA / "saved_model_half_plus_two_cpu" / "00000123"
+HALF_PLUS_THREE = TESTDATA / "saved_model_half_plus_three" / "00000123"
+VERSION_1 = json.dumps([x / 2 + 2 for x in BODY["instances"]])
+VERSION_2 = json.dumps([x / 2 + 3 for x in BODY["instances"]])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(client, endpoint, model folder): version 1 of `halves` served on the local backend."""
+    folder = tmp_path_factory.mktemp("endpoint-faults")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HUBML_HOME", str(folder / "hubml-home"))
+        for name in ("HUBML_STORAGE", "HUBML_BACKEND"):
+            patch.delenv(name, raising=False)
+        base = folder / "halves"
+        shutil.copytree(HALF_PLUS_TWO, base / "1")
+        client = Client(backend="local")
+        endpoint = client.deploy(str(base), name="halves", timeout=180)
+        try:
+            yield client, endpoint, base
+        finally:
+            client.undeploy("halves")
+
+
+def test_a_new_model_version_appears_under_sustained_load_with_zero_failed_requests(served):
+    client, endpoint, base = served
+    outcome = {}
+    load = threading.Thread(target=lambda: outcome.update(
+        result=run_load(endpoint.predict_url, seconds=15, concurrency=8)))
+    load.start()
+    time.sleep(3)
+    incoming = base / ".incoming"  # written whole, then renamed: a server never sees half a version
+    shutil.copytree(HALF_PLUS_THREE, incoming)
+    incoming.rename(base / "2")
+    wait_for(lambda: endpoint.versions == [2], timeout=60, what="version 2 served alone")
+    load.join()
+    result = outcome["result"]
+    assert result.errors == 0, result.first_errors
+    assert set(result.answers) == {VERSION_1, VERSION_2}, "both versions answered while the load ran"
+    assert result.requests > 100
+
+
+def test_1000_requests_at_concurrency_32_all_succeed(served):
+    client, endpoint, base = served
+    result = run_load(endpoint.predict_url, requests=1000, concurrency=32)
+    assert (result.requests, result.errors) == (1000, 0), result.first_errors
+    assert set(result.answers) == {VERSION_2}
+
+
+def test_a_killed_server_is_restarted_on_the_same_address(served):
+    client, endpoint, base = served
+    addresses = (endpoint.rest_url, endpoint.grpc_target)
+    server = client.backend.store.get("endpoint-process", "halves")["serve_pid"]
+    os.kill(server, signal.SIGKILL)
+    wait_for(lambda: endpoint.record["restarts"] == 1 and endpoint.state == "READY", timeout=120,
+             what="the server to be restarted and ready", interval=0.25)
+    assert (endpoint.rest_url, endpoint.grpc_target) == addresses
+    assert client.backend.store.get("endpoint-process", "halves")["serve_pid"] != server
+    result = run_load(endpoint.predict_url, requests=200, concurrency=32)
+    assert (result.requests, result.errors) == (200, 0), result.first_errors
