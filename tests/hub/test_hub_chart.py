@@ -190,3 +190,16 @@ def test_the_mounted_config_loads_in_kubernetes_mode_with_the_charts_environment
     assert loaded["namespace"] == "hubml-{username}"
     assert loaded["hub"] == "hub.hubml-system.svc"
     assert loaded["services"] == ["idle-culler"]
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"gpu": {"enabeld": True}}, "additional properties 'enabeld' not allowed"),
+    ({"proxy": {"service": {"type": "Public"}}}, "value must be one of 'ClusterIP', 'NodePort', 'LoadBalancer'"),
+    ({"hub": {"password": "short"}}, "minLength: got 5, want 8"),
+    ({"cull": {"timeout": "1h"}}, "got string, want integer"),
+    ({"singleuser": {"profileList": [{"display_name": "GPU", "slug": "Big GPU"}]}}, "/singleuser/profileList/0/slug"),
+])
+def test_wrong_values_are_refused_by_the_schema_with_where_and_why(values, message):
+    with pytest.raises(helm.HelmValuesError) as refused:
+        render(values)
+    assert message in str(refused.value)
