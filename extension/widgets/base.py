@@ -30,6 +30,11 @@ def badge(state: str) -> str:
             f'padding:1px 8px;font-weight:bold">{html.escape(state)}</span>')
 
 
+def title_html(name: str, ident: str, state: str, reason: str = "") -> str:
+    """The title line every widget opens with: name, id, state badge, why."""
+    return f"<b>{html.escape(name)}</b> <code>{html.escape(ident)}</code> {badge(state)} {html.escape(reason)}"
+
+
 def pre(text: str) -> str:
     return ('<pre style="max-height:16em;overflow:auto;margin:0;font-size:11px;line-height:1.3">'
             f"{html.escape(text)}</pre>")

@@ -6,14 +6,13 @@ each refresh costs only the lines written since the last one.
 """
 from __future__ import annotations
 
-import html
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets
 
 from hubml.backends.base import JobRecord
-from hubml.extension.widgets.base import POLL_SECONDS, HandleWidget, badge, pre
+from hubml.extension.widgets.base import POLL_SECONDS, HandleWidget, pre, title_html
 from hubml.extension.widgets.plot import charts_row, line_chart
 from hubml.handles.job import LOG_TAIL_LINES
 from hubml.progress import HIDDEN, progress_line
@@ -55,8 +54,7 @@ class JobWidget(HandleWidget):
     def refresh(self) -> bool:
         # The record is read before the logs: once it says final, every line has been written.
         record = self.job.record
-        self.header.value = (f"<b>{html.escape(record.name)}</b> <code>{html.escape(record.id)}</code> "
-                             f"{badge(record.state)} {html.escape(record.reason)}")
+        self.header.value = title_html(record.name, record.id, record.state, record.reason)
         self._read_logs()
         self._draw_metrics(self.job.metrics(), record)
         self._show_buttons(record)
