@@ -1,5 +1,5 @@
 """hubml's IPython magics (installed as `hubml.magics`): `%%train`, `%jobs`, `%logs`, `%cancel`,
-`%deploy`/`%%deploy`, `%predict`, `%undeploy`, `%endpoints`.
+`%deploy`/`%%deploy`, `%predict`, `%undeploy`, `%endpoints`, `%tensorboard`.
 
 `%load_ext hubml` calls `register(ipython)`.
 """
@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from hubml.magics.deploy import DeployMagics
+from hubml.magics.tensorboard import TensorBoardMagics
 from hubml.magics.train import TrainMagics
 from hubml.magics.tune import TuneMagics
 
-MAGIC_CLASSES = [TrainMagics, DeployMagics, TuneMagics]
+MAGIC_CLASSES = [TrainMagics, DeployMagics, TuneMagics, TensorBoardMagics]
 
 
 def register(ipython: Any) -> None:

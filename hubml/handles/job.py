@@ -14,6 +14,7 @@ from hubml.specs import TrainSpec
 if TYPE_CHECKING:
     from hubml.client import Client
     from hubml.handles.endpoint import Endpoint
+    from hubml.tensorboard import TensorBoard
 
 LOG_TAIL_LINES = 20
 
@@ -58,6 +59,12 @@ class Job:
     def deploy(self, **options: Any) -> Endpoint:
         """Serve the model this job exported: `Client.deploy(job, **options)`."""
         return self.client.deploy(self, **options)
+
+    def tensorboard(self) -> TensorBoard:
+        """Start (or find) TensorBoard on this job's HUBML_TENSORBOARD_DIR; see `hubml.tensorboard`."""
+        from hubml.tensorboard import for_job
+
+        return for_job(self.client, self.id)
 
     def logs(self, follow: bool = False, cursor: dict | None = None, resume: bool = False) -> Iterator[LogLine]:
         """Every replica's lines after `cursor`; with `follow`, until the job is final.

@@ -1,0 +1,106 @@
+"""TensorBoard for a job and for a sweep: a real TensorBoard process, asked over HTTP what it shows."""
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from hubml.specs import TrainSpec
+
+# Scalars written with TensorBoard's own event writer (no TensorFlow import in the job), where the contract says.
+WRITE_EVENTS = """
+import os, time
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+import hubml
+writer = EventFileWriter(os.path.join(os.environ["HUBML_TENSORBOARD_DIR"], "train"))
+for step in range(1, 4):
+    loss = lr * 10 / step
+    value = summary_pb2.Summary.Value(tag="epoch_loss", simple_value=loss)
+    writer.add_event(event_pb2.Event(step=step, wall_time=time.time(), summary=summary_pb2.Summary(value=[value])))
+    hubml.report(step=step, val_loss=loss)
+writer.close()
+"""
+
+
+def get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def wait_for_json(url: str, condition, timeout: float = 30.0) -> object:
+    """TensorBoard loads events in the background: ask until they show."""
+    deadline = time.time() + timeout
+    while True:
+        value = get_json(url)
+        if condition(value) or time.time() > deadline:
+            return value
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def stop_boards(hubml_home):
+    yield
+    from hubml import tensorboard
+    from hubml.client import Client
+
+    for board in tensorboard.running(Client()):
+        board.stop()
+
+
+def test_a_jobs_tensorboard_answers_http_and_lists_the_jobs_run(client, stop_boards, monkeypatch):
+    job = client.train(f"lr = 0.1\n{WRITE_EVENTS}", name="events").wait(timeout=120)
+    board = job.tensorboard()
+    assert board.url == board.local_url and board.runs == {job.id: f"{client.backend.job_url(job.id)}/tensorboard"}
+    runs = wait_for_json(board.local_url + "data/runs", lambda runs: runs)
+    assert runs == [f"{job.id}/train"]
+    tags = get_json(board.local_url + "data/plugin/scalars/tags")
+    assert "epoch_loss" in tags[f"{job.id}/train"]
+    again = job.tensorboard()  # found, not started twice
+    assert (again.pid, again.port) == (board.pid, board.port)
+    monkeypatch.setenv("TENSORBOARD_PROXY_URL", "/user/alice/proxy/%PORT%/")
+    assert board.url == f"/user/alice/proxy/{board.port}/"
+    board.stop()
+    assert not board.alive
+
+
+def test_a_sweeps_tensorboard_shows_every_trial_named_by_its_parameters(client, stop_boards, shell):
+    from hubml.tuning.spec import TuneSpec
+
+    sweep = client.tune(TuneSpec(template=TrainSpec(name="tb-sweep", code=WRITE_EVENTS),
+                                 params=["lr=choice(0.1, 0.3)"], objective="val_loss", trials=2, parallel=2,
+                                 algorithm="grid")).wait(timeout=120)
+    board = shell.run_line_magic("tensorboard", f"--sweep {sweep.id}")
+    runs = wait_for_json(board.local_url + "data/runs", lambda runs: len(runs) == 2)
+    assert sorted(runs) == ["lr=0.1/train", "lr=0.3/train"]
+    scalars = get_json(board.local_url + "data/plugin/scalars/scalars?tag=epoch_loss&run=lr%3D0.3%2Ftrain")
+    assert [round(point[2], 3) for point in scalars] == [3.0, 1.5, 1.0]
+    shell.run_line_magic("tensorboard", f"--sweep {sweep.id} --stop")
+    assert not board.alive
+
+
+def test_on_object_storage_the_view_holds_a_fresh_copy_of_the_synced_events(s3_storage, tmp_path):
+    from hubml import storage
+    from hubml.tensorboard import build_view
+
+    events = tmp_path / "synced" / "train"
+    events.mkdir(parents=True)
+    (events / "events.out.tfevents.1.host").write_bytes(b"first")
+    url = storage.join(s3_storage, "jobs", "mnist-0a1b2c", "tensorboard")
+    storage.upload(str(tmp_path / "synced"), url)
+    view = tmp_path / "view"
+    build_view(str(view), {"mnist-0a1b2c": url})
+    assert (view / "mnist-0a1b2c" / "train" / "events.out.tfevents.1.host").read_bytes() == b"first"
+    (events / "events.out.tfevents.2.host").write_bytes(b"second")
+    storage.upload(str(tmp_path / "synced"), url)
+    build_view(str(view), {"mnist-0a1b2c": url})  # asking again refreshes the copy
+    assert (view / "mnist-0a1b2c" / "train" / "events.out.tfevents.2.host").read_bytes() == b"second"
+
+
+def test_run_names_are_the_trials_parameters():
+    from hubml.tensorboard import run_name, unique_names
+
+    assert run_name({"lr": 0.01, "act": "relu/6"}) == "lr=0.01,act=relu_6"
+    assert unique_names(["lr=1", "lr=2", "lr=1"], [0, 1, 2]) == ["lr=1 (trial 0)", "lr=2", "lr=1 (trial 2)"]
