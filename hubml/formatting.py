@@ -39,3 +39,8 @@ def endpoints_table(records: Sequence[dict]) -> str:
     rows = [(r["name"], r["state"], r["model"], ",".join(str(v) for v in r["versions"]) or "-", r["rest_url"] or "-",
              r["grpc_target"] or "-", timestamp(r["created_at"])) for r in records]
     return table(["ENDPOINT", "STATE", "MODEL", "VERSIONS", "REST", "GRPC", "CREATED"], rows)
+
+
+def fields_text(record: dict[str, Any]) -> str:
+    """`  key: value` lines, for `describe` commands."""
+    return "\n".join(f"  {key}: {value}" for key, value in record.items())

@@ -8,7 +8,7 @@ import sys
 
 from hubml.client import Client
 from hubml.exceptions import InvalidArgument
-from hubml.formatting import endpoints_table
+from hubml.formatting import endpoints_table, fields_text
 from hubml.handles.endpoint import jsonable, split_request_body
 from hubml.options import DEPLOY_OPTIONS, add_options, deploy_arguments
 
@@ -66,12 +66,8 @@ def list_endpoints(args: argparse.Namespace) -> int:
 
 def describe_endpoint(args: argparse.Namespace) -> int:
     endpoint = Client(args.backend).endpoint(args.endpoint)
-    if args.output == "json":
-        print(json.dumps(endpoint.to_json(), indent=1))
-        return 0
-    print(repr(endpoint))
-    for key, value in endpoint.to_json().items():
-        print(f"  {key}: {value}")
+    record = endpoint.to_json()
+    print(json.dumps(record, indent=1) if args.output == "json" else f"{endpoint!r}\n{fields_text(record)}")
     return 0
 
 

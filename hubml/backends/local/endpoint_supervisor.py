@@ -90,6 +90,7 @@ class EndpointSupervisor:
         self.ready_file = os.path.join(self.folder, "ready.json")
         self.serve_log = os.path.join(self.folder, "serve.log")
         self.state = {"serve_pid": None, "restarts": 0, "failed": False, "reason": ""}
+        self.server: subprocess.Popen | None = None
         signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def run(self) -> None:
@@ -132,7 +133,7 @@ class EndpointSupervisor:
         self.store.put(PROCESS_KIND, self.name, self.state)
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
-        server = getattr(self, "server", None)
+        server = self.server
         if server is not None and server.poll() is None:
             server.terminate()
             try:
