@@ -64,3 +64,17 @@ $(LABEXT_BUILT): $(STAMP) $(LABEXT)/package.json $(LABEXT)/package-lock.json $(L
 	ln -sfn $(CURDIR)/$(LABEXT)/static $(VENV)/share/jupyter/labextensions/hubml
 	cp extension/jupyter-config/jupyter_server_config.d/hubml.json $(VENV)/etc/jupyter/jupyter_server_config.d/
 	touch $@
+
+# ---- the serving benchmark (issue 3): KServe's peer in its own virtualenv, wrk from Debian ----
+BENCH_VENV := .bench-venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): requirements/bench-kserve.txt | venv
+	test -x $(BENCH_VENV)/bin/python || $(UV) venv -q --python $(PY) $(BENCH_VENV)
+	$(UV) pip install --python $(BENCH_VENV)/bin/python --compile-bytecode -r requirements/bench-kserve.txt
+	touch $@
+
+# `make bench BENCH_ARGS=--quick` for the three-minute run.
+bench: venv $(BENCH_STAMP)
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(PY) benchmarks/serving.py $(BENCH_ARGS)

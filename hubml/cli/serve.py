@@ -36,7 +36,7 @@ def register(subparsers) -> None:
     add("--enable_batching", type=_flag_bool, nargs="?", const=True, default=False,
         help="merge concurrent requests into batched model calls")
     add("--batching_parameters_file", help="BatchingParameters in text format (implies nothing without --enable_batching)")
-    add("--rest_api_num_threads", type=int, default=max(4, 2 * (os.cpu_count() or 1)),
+    add("--rest_api_num_threads", type=int, default=os.cpu_count() or 1,
         help="threads running un-batched model calls for REST")
     add("--grpc_max_threads", type=int, default=16, help="gRPC worker threads")
     add("--rest_api_max_body_bytes", type=int, default=64 << 20,

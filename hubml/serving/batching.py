@@ -43,7 +43,10 @@ class Batcher:
         self.options = options
         self._on_batch = on_batch or (lambda rows: None)
         self._queue: collections.deque[_Task] = collections.deque()
-        self._ready = threading.Condition()
+        self._queued_rows = 0
+        lock = threading.Lock()
+        self._has_work = threading.Condition(lock)  # idle batch threads wait here
+        self._batch_full = threading.Condition(lock)  # a thread filling a batch waits here, until its deadline
         self._stopped = False
         self._threads = [threading.Thread(target=self._serve, name=f"hubml-batch-{i}", daemon=True)
                          for i in range(options.num_batch_threads)]
@@ -56,17 +59,21 @@ class Batcher:
         shapes = tuple(sorted((name, value.dtype.str, value.shape[1:]) for name, value in inputs.items()))
         key = (id(servable), signature_name, tuple(output_keys or ()), shapes)
         task = _Task(servable, signature_name, inputs, output_keys, rows, key)
-        with self._ready:
-            if len(self._queue) >= self.options.max_enqueued_batches * self.options.max_batch_size:
+        with self._has_work:
+            if self._queued_rows >= self.options.max_enqueued_batches * self.options.max_batch_size:
                 raise ServingError("UNAVAILABLE", "The batch scheduling queue to which this task was submitted is full")
             self._queue.append(task)
-            self._ready.notify()
+            self._queued_rows += rows
+            self._has_work.notify()
+            if self._queued_rows >= self.options.max_batch_size:  # waking a filling thread early pays only now
+                self._batch_full.notify()
         return task.future
 
     def stop(self) -> None:
-        with self._ready:
+        with self._has_work:
             self._stopped = True
-            self._ready.notify_all()
+            self._has_work.notify_all()
+            self._batch_full.notify_all()
 
     def _serve(self) -> None:
         while True:
@@ -76,9 +83,9 @@ class Batcher:
             self._run(batch)
 
     def _next_batch(self) -> list[_Task] | None:
-        with self._ready:
+        with self._has_work:
             while not self._queue and not self._stopped:
-                self._ready.wait()
+                self._has_work.wait()
             if self._stopped:
                 return None
             first = self._queue.popleft()
@@ -89,9 +96,10 @@ class Batcher:
                 wait = deadline - time.monotonic()
                 if room <= 0 or wait <= 0 or self._stopped:
                     break
-                self._ready.wait(wait)
+                self._batch_full.wait(wait)
+            self._queued_rows -= sum(task.rows for task in batch)
             if self._queue:  # let another batch thread start on what is left
-                self._ready.notify()
+                self._has_work.notify()
             return batch
 
     def _take_matching(self, key: tuple, room: int, batch: list[_Task]) -> int:

@@ -20,6 +20,7 @@ from hubml.serving.servable import coerce
 from hubml.serving.tensors import base_dtype
 
 _DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+_FLOAT_TYPES = {types_pb2.DT_FLOAT: np.float32, types_pb2.DT_DOUBLE: np.float64, types_pb2.DT_HALF: np.float16}
 
 
 def invalid(message: str) -> ServingError:
@@ -84,6 +85,11 @@ def to_array(value, signature, name: str) -> np.ndarray:
     info = signature.inputs.get(name)
     if info is not None and base_dtype(info.dtype) == types_pb2.DT_STRING:
         return _string_array(value, name)
+    if info is not None and base_dtype(info.dtype) in _FLOAT_TYPES:
+        try:  # the common case in one numpy call (no float64 copy); anything odd takes the checked path
+            return np.asarray(value, dtype=_FLOAT_TYPES[base_dtype(info.dtype)])
+        except (ValueError, TypeError):
+            pass
     try:
         array = np.asarray(value)
     except ValueError as error:
