@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 from traitlets.config import Config
 
 from hubml import backends
-from hubml.backends.base import ENDPOINT_FAILED, Backend
+from hubml.backends.base import Backend
 from hubml.config import Settings
-from hubml.exceptions import EndpointFailed
 from hubml.handles.endpoint import READY_TIMEOUT_SECONDS, Endpoint
 from hubml.handles.job import Job
 from hubml.specs import DeploySpec, Resources, TrainSpec, slugify
@@ -65,15 +64,7 @@ class Client:
         record = self.backend.deploy(DeploySpec(name=name, model=source, version=version, replicas=replicas,
                                                 batching=batching))
         endpoint = Endpoint(self, record)
-        if wait:
-            try:
-                endpoint.wait_ready(timeout)
-            except EndpointFailed as error:
-                if error.state == ENDPOINT_FAILED:
-                    self.backend.undeploy(name)
-                    error.reason += "\n(the failed endpoint was removed)"
-                raise
-        return endpoint
+        return endpoint.wait_ready(timeout, remove_if_failed=True) if wait else endpoint
 
     def endpoint(self, name: str) -> Endpoint:
         return Endpoint(self, self.backend.endpoint(name))

@@ -47,9 +47,13 @@ class DeployMagics(HubMLMagics):
             raise InvalidArgument("MODEL", "name a model, a model folder, a job id or a variable holding a Job")
         model = self.shell.user_ns.get(args.model) if args.model.isidentifier() else None
         client = self.client(args.backend)
-        print(f"Deploying {args.model} on {client.settings.backend}" + ("" if args.detach else "; waiting until it serves"),
-              flush=True)
-        return client.deploy(model if isinstance(model, Job) else args.model, **deploy_arguments(args))
+        options = {**deploy_arguments(args), "wait": False}
+        endpoint = client.deploy(model if isinstance(model, Job) else args.model, **options)
+        record = endpoint.record
+        pinned = f" version {record['version']}" if record["version"] is not None else ""
+        print(f"Deploying {record['model_uri']}{pinned} as endpoint {endpoint.name} on {client.settings.backend}"
+              + ("" if args.detach else "; waiting until it serves"), flush=True)
+        return endpoint if args.detach else endpoint.wait_ready(args.timeout, remove_if_failed=True)
 
     @line_magic
     def predict(self, line: str) -> None:

@@ -100,15 +100,22 @@ class Endpoint:
             self._predict_client.close()
             self._predict_client = None
 
-    def wait_ready(self, timeout: float | None = READY_TIMEOUT_SECONDS) -> Endpoint:
-        """Block until the endpoint serves a version; raise `EndpointFailed` if it fails or time runs out."""
+    def wait_ready(self, timeout: float | None = READY_TIMEOUT_SECONDS, remove_if_failed: bool = False) -> Endpoint:
+        """Block until the endpoint serves a version; raise `EndpointFailed` if it fails or time runs out.
+
+        With `remove_if_failed`, an endpoint that failed (not one still starting) is undeployed first.
+        """
         deadline = None if timeout is None else time.time() + timeout
         while True:
             record = self.record
             if record["state"] == ENDPOINT_READY:
                 return self
             if record["state"] == ENDPOINT_FAILED:
-                raise EndpointFailed(self.name, record["state"], record.get("reason") or "it stopped")
+                reason = record.get("reason") or "it stopped"
+                if remove_if_failed:
+                    self.undeploy()
+                    reason += "\n(the failed endpoint was removed)"
+                raise EndpointFailed(self.name, record["state"], reason)
             if deadline is not None and time.time() > deadline:
                 raise EndpointFailed(self.name, record["state"], f"not ready after {timeout:g} s"
                                      + (f" ({record['reason']})" if record.get("reason") else ""))

@@ -100,3 +100,11 @@ def test_wrong_magic_arguments_are_usage_errors_naming_them(shell, client, tmp_p
     assert named in str(error.value)
     assert client.endpoints() == []
     assert not os.path.exists(os.path.join(client.settings.home, "endpoints"))
+
+
+def test_a_model_name_resolves_to_its_folder_in_storage_and_serves_its_newest_versions(client):
+    stored = f"{client.settings.storage}/models/mnist"
+    os.makedirs(f"{stored.removeprefix('file://')}/1")
+    assert client.backend.resolve_model("mnist", None) == (stored, None)
+    assert client.backend.resolve_model("mnist", 1) == (stored, 1)
+    assert client.backend.resolve_model("./export", None) == (f"file://{os.getcwd()}/export", None)
