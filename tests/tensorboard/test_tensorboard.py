@@ -41,6 +41,36 @@ def wait_for_json(url: str, condition, timeout: float = 30.0) -> object:
 
 
 @pytest.fixture
+def notebook_server(tmp_path):
+    """A real Jupyter server (jupyter-server-proxy enabled by its install) on a free port; yields its base URL."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import free_port
+
+    port, token = free_port(), "hubml-test-token"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False", f"--ServerApp.root_dir={tmp_path}",
+         "--ServerApp.allow_root=True"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path)})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and process.poll() is None:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.3)
+        yield base, token
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
 def stop_boards(hubml_home):
     yield
     from hubml import tensorboard
@@ -50,7 +80,7 @@ def stop_boards(hubml_home):
         board.stop()
 
 
-def test_a_jobs_tensorboard_answers_http_and_lists_the_jobs_run(client, stop_boards, monkeypatch):
+def test_a_jobs_tensorboard_answers_http_and_lists_the_jobs_run(client, stop_boards, monkeypatch, notebook_server):
     job = client.train(f"lr = 0.1\n{WRITE_EVENTS}", name="events").wait(timeout=120)
     board = job.tensorboard()
     assert board.url == board.local_url and board.runs == {job.id: f"{client.backend.job_url(job.id)}/tensorboard"}
@@ -60,8 +90,12 @@ def test_a_jobs_tensorboard_answers_http_and_lists_the_jobs_run(client, stop_boa
     assert "epoch_loss" in tags[f"{job.id}/train"]
     again = job.tensorboard()  # found, not started twice
     assert (again.pid, again.port) == (board.pid, board.port)
-    monkeypatch.setenv("TENSORBOARD_PROXY_URL", "/user/alice/proxy/%PORT%/")
+    base, token = notebook_server  # as on a hub: through the notebook server's /proxy/<port>/
+    assert get_json(f"{base}/proxy/{board.port}/data/runs?token={token}") == [f"{job.id}/train"]
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
     assert board.url == f"/user/alice/proxy/{board.port}/"
+    monkeypatch.setenv("TENSORBOARD_PROXY_URL", "/hub-proxy/%PORT%/tb/")
+    assert board.url == f"/hub-proxy/{board.port}/tb/"
     board.stop()
     assert not board.alive
 
