@@ -92,6 +92,12 @@ class Sweep:
             raise SweepFailed(self.id, self.state, "no trial has succeeded yet, so there is no best model")
         return self.client.deploy(best.job_id, **options)
 
+    def tensorboard(self) -> Any:
+        """One TensorBoard over every trial, each run named by its parameters; see `hubml.tensorboard`."""
+        from hubml.tensorboard import for_sweep
+
+        return for_sweep(self.client, self)
+
     def plot(self) -> Any:
         """A matplotlib Figure of the learning curves and results; the trials table as text without matplotlib."""
         try:
