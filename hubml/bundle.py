@@ -18,6 +18,7 @@ import tempfile
 
 from hubml import storage
 from hubml.exceptions import InvalidArgument
+from hubml.redaction import redact_spec
 from hubml.specs import TrainSpec
 
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".ipynb_checkpoints", ".venv", "node_modules")
@@ -38,7 +39,7 @@ def build(spec: TrainSpec, folder: str) -> str:
     for path in spec.files:
         _copy_file(spec._local(path), os.path.join(folder, shipped_name(path)))
     with open(os.path.join(folder, "spec.json"), "w") as handle:
-        json.dump(spec.to_dict(), handle, indent=1, default=str)
+        json.dump(redact_spec(spec.to_dict()), handle, indent=1, default=str)  # env is the supervisor's to give
     _check_size(folder)
     return folder
 

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 from hubml import bundle, storage
 from hubml.config import Settings
 from hubml.exceptions import InvalidArgument, ModelLayoutError, NotFound
+from hubml.redaction import redact_spec
 from hubml.specs import NAME_PATTERN, DeploySpec, TrainSpec
 
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
@@ -55,7 +56,8 @@ class JobRecord:
         return (self.finished_at or time.time()) - self.started_at
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "duration": self.duration}
+        """What descriptions, widgets and the sidebar show: secret env values masked (`hubml.redaction`)."""
+        return {**asdict(self), "spec": redact_spec(self.spec), "duration": self.duration}
 
 
 @dataclass(frozen=True)

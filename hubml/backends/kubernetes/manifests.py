@@ -26,6 +26,7 @@ from hubml import storage
 from hubml.backends.base import served_model_name
 from hubml.backends.kubernetes.options import ClusterOptions
 from hubml.exceptions import InvalidArgument
+from hubml.redaction import is_secret_name, redact_spec
 from hubml.runtime.k8s_entry import CODE_ERROR_EXIT_CODES
 from hubml.specs import DeploySpec, Resources, TrainSpec
 from hubml.tfconfig import cluster_spec
@@ -102,23 +103,28 @@ def job_record(job_id: str, spec: TrainSpec, target: Target, submitted_at: float
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": _metadata(job_id, target, {JOB_LABEL: job_id, RECORD_LABEL: "job"},
                               annotations={"hubml.io/user": target.user, "hubml.io/submitted-at": repr(submitted_at)}),
-        "data": {"spec.json": json.dumps(spec.to_dict(), default=str)},
+        "data": {"spec.json": json.dumps(redact_spec(spec.to_dict()), default=str)},
     }
 
 
 def job_manifests(job_id: str, spec: TrainSpec, target: Target) -> list[dict[str, Any]]:
     """The headless Service, then one Indexed Job per role, in the order they are created."""
-    check_environment(spec)
+    check_environment(spec, target)
     return [headless_service(job_id, target)] + [
         role_job(job_id, spec, role, count, target) for role, count in spec.replicas.items()
     ]
 
 
-def check_environment(spec: TrainSpec) -> None:
+def check_environment(spec: TrainSpec, target: Target) -> None:
+    """A Job's environment is plain text to anyone who can read the Job: secrets come from a Secret."""
     for key in spec.env:
         if key in STORAGE_CREDENTIALS:
             raise InvalidArgument("--env", f"{key} is a storage credential: it comes from the namespace's "
                                   "storage Secret, never from the job's environment")
+        if is_secret_name(key):
+            raise InvalidArgument("--env", f"{key} looks like a secret, which a Job would show in plain text: add it "
+                                  f"to the Secret {target.options.storage_secret!r} in your namespace instead, "
+                                  "whose keys every replica gets as environment variables")
 
 
 def headless_service(job_id: str, target: Target) -> dict[str, Any]:
