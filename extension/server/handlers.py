@@ -2,7 +2,7 @@
 
 Each handler turns a request into one manager call. A hubml error becomes a
 JSON error with the right status (`NotFound` 404, `InvalidArgument` 400, a
-model server's `ServingError` by its code); anything else is a real bug and
+model server's `ServingError` by its code, `BackendError` 503); anything else is a real bug and
 is left to surface as one.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from hubml.exceptions import InvalidArgument, NotFound, ServingError
+from hubml.exceptions import BackendError, InvalidArgument, NotFound, ServingError
 from hubml.extension.server.manager import HubMLManager, parse_cursor
 
 # Any path segment: the client validates ids and names, and answers 400 with why.
@@ -48,6 +48,8 @@ class HubMLHandler(APIHandler):
             raise tornado.web.HTTPError(400, str(error)) from error
         except ServingError as error:
             raise tornado.web.HTTPError(SERVING_STATUS.get(error.code, 502), str(error)) from error
+        except BackendError as error:  # the cluster or a process hubml starts (TensorBoard) refused
+            raise tornado.web.HTTPError(503, str(error)) from error
         self.set_status(status)
         self.finish(json.dumps(result))
 

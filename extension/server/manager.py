@@ -86,8 +86,8 @@ class HubMLManager:
 
     def tensorboard(self, job_id: str) -> dict[str, Any]:
         """Start (or find) TensorBoard over the job's event files; {'url': ...} for the browser to open."""
-        job = self.client.job(job_id)
-        return {"job": job.id, "url": job.tensorboard()}
+        board = self.client.job(job_id).tensorboard()
+        return {"job": job_id, "url": board.url, "runs": list(board.runs)}
 
     # --- endpoints ----------------------------------------------------------------
 

@@ -32,6 +32,8 @@ EXPORTER = (
     "tf.saved_model.save(module, os.environ['HUBML_MODEL_DIR'], signatures={'serving_default': module.serve})\n"
     "print('exported', flush=True)\n"
 )
+# A sweep trial: x is the searched parameter; x=2 scores best.
+SCORER = "import hubml\nhubml.report(step=1, score=-(x - 2) ** 2)\n"
 
 
 @pytest.fixture
@@ -47,7 +49,10 @@ def hubml_home(tmp_path, monkeypatch) -> str:
 def client(hubml_home) -> hubml.Client:
     client = hubml.Client(backend="local")
     yield client
-    for job in client.jobs():  # nothing outlives its test
+    for sweep in client.sweeps():  # nothing outlives its test
+        if not sweep.done:
+            sweep.cancel()
+    for job in client.jobs():
         if not job.done:
             job.cancel()
 
@@ -63,6 +68,19 @@ def submit(client) -> Callable[..., hubml.Job]:
     """submit("chatty"|"sleeper"|"ticker"|"exporter", name=...): a real job on the local backend."""
     bodies = {"chatty": CHATTY, "sleeper": SLEEPER, "ticker": TICKER, "exporter": EXPORTER}
     return lambda body, name="t": client.train(bodies[body], name=name)
+
+
+@pytest.fixture
+def tune(client) -> Callable[..., object]:
+    """tune(values): a real grid sweep over x in `values`, maximizing the trials' reported score."""
+    from hubml.specs import TrainSpec
+    from hubml.tuning.spec import TuneSpec
+
+    def start(values: tuple[int, ...] = (1, 2, 3, 4)):
+        return client.tune(TuneSpec(template=TrainSpec(name="sweepy", code=SCORER),
+                                    params=[f"x=choice({', '.join(map(str, values))})"], objective="score",
+                                    direction="maximize", algorithm="grid", trials=len(values), parallel=2))
+    return start
 
 
 def eventually(check: Callable[[], object], timeout: float = 30.0, interval: float = 0.1) -> object:

@@ -110,3 +110,14 @@ async def test_endpoint_lifecycle_deploy_list_predict_undeploy(jp_fetch, submit,
     assert gone == {"name": "doubler", "undeployed": True}
     assert (await fetch_error(jp_fetch, "endpoints", "doubler", method="DELETE")).code == 404
     assert client.endpoints() == []
+
+
+async def test_sweeps_list_and_describe(jp_fetch, tune):
+    sweep = tune((1, 2, 3)).wait(timeout=60)
+    listed = body(await jp_fetch("hubml", "api", "sweeps"))["sweeps"]
+    assert [(item["id"], item["state"]) for item in listed] == [(sweep.id, "SUCCEEDED")]
+    described = body(await jp_fetch("hubml", "api", "sweeps", sweep.id))
+    assert len(described["trials"]) == 3 and described["spec"]["objective"] == "score"
+    best = next(trial for trial in described["trials"] if trial["number"] == described["best"])
+    assert best["params"] == {"x": 2}
+    assert (await fetch_error(jp_fetch, "sweeps", "nope-000000")).code == 404

@@ -17,6 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +82,7 @@ def lab(tmp_path, hubml_home):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(f"{url}/api/status?token={token}", process, log)
-        yield {"url": url, "token": token, "log": log}
+        yield {"url": url, "token": token, "log": log, "root": root}
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -126,3 +127,23 @@ def test_sidebar_shows_a_job_opens_its_logs_and_cancels_it(page, lab, submit, wa
 
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "sidebar-job-cancelled.png"))
+
+
+def test_sidebar_lists_a_sweep_and_inserts_a_train_cell(page, lab, tune):
+    sweep = tune((1, 2, 3)).wait(timeout=60)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, lab["root"] / "work.ipynb")
+
+    page.goto(f"{lab['url']}/lab/tree/work.ipynb?token={lab['token']}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.click('.jp-SideBar .lm-TabBar-tab[data-id="hubml-sidebar"]')
+    page.locator(f'.hubml-sweep[data-id="{sweep.id}"]').filter(has_text="3/3 trials finished").wait_for()
+    assert "best score 0.000 (trial" in page.locator(f'.hubml-sweep[data-id="{sweep.id}"]').inner_text()
+
+    page.click('.hubml-panel [data-action="insert-train"]')
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    cells.nth(1).filter(has_text="%%train --name my-model").wait_for()
+    assert "ReportCallback" in cells.nth(1).inner_text()
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "sidebar-sweep-and-train-cell.png"))

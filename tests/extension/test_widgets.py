@@ -7,8 +7,6 @@ import re
 from hubml.extension.widgets import widget_for
 from hubml.extension.widgets.endpoint import EndpointWidget
 from hubml.extension.widgets.job import JobWidget
-from hubml.specs import TrainSpec
-from hubml.tuning.spec import TuneSpec
 
 FAST = 0.1  # widget polling interval for tests, in seconds
 
@@ -70,11 +68,8 @@ def test_deploy_button_then_endpoint_widget_try_it(submit, client, eventually):
     assert client.endpoints() == []
 
 
-def test_sweep_widget_table_sorts_by_objective_and_plots_each_trial(client, eventually):
-    code = "import hubml\nhubml.report(step=1, score=-(x - 2) ** 2)\n"
-    spec = TuneSpec(template=TrainSpec(name="sweepy", code=code), params=["x=choice(1, 2, 3, 4)"],
-                    objective="score", direction="maximize", algorithm="grid", trials=4, parallel=2)
-    sweep = client.tune(spec)
+def test_sweep_widget_table_sorts_by_objective_and_plots_each_trial(tune, eventually):
+    sweep = tune((1, 2, 3, 4))
     widget = widget_for(sweep, interval=FAST)
     eventually(lambda: "SUCCEEDED" in widget.header.value, timeout=60)
     eventually(lambda: not widget.poller.running)

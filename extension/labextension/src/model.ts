@@ -40,14 +40,38 @@ export interface IHubMLEndpoint {
   backend: string;
 }
 
+/** One trial of a sweep. */
+export interface IHubMLTrial {
+  number: number;
+  params: { [name: string]: unknown };
+  job_id: string | null;
+  state: string;
+  objective: number | null;
+  /** [[step, objective], ...] as the trial reported it. */
+  curve: number[][];
+  reason: string;
+  started_at: number | null;
+  finished_at: number | null;
+  step: number | null;
+  duration: number | null;
+}
+
 /** A sweep, as `Sweep.to_json()`. */
 export interface IHubMLSweep {
   id: string;
   name: string;
-  state: string;
-  objective?: string;
-  best?: { [key: string]: unknown } | null;
-  trials?: Array<{ [key: string]: unknown }>;
+  user: string;
+  spec: { objective: string; direction: 'maximize' | 'minimize'; [key: string]: unknown };
+  state: 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+  reason: string;
+  submitted_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  driver_pid: number | null;
+  trials: IHubMLTrial[];
+  duration: number | null;
+  /** The number of the best succeeded trial, or null. */
+  best: number | null;
 }
 
 export interface IHubMLLogLine {

@@ -145,11 +145,18 @@ export class HubMLPanel extends Widget {
   }
 
   private _sweepRow(sweep: IHubMLSweep): HTMLElement {
-    return el('li', { class: 'hubml-row hubml-sweep', 'data-id': sweep.id }, [
+    const finished = sweep.trials.filter(trial => !['PENDING', 'RUNNING'].includes(trial.state));
+    const best = sweep.trials.find(trial => trial.number === sweep.best);
+    const bestText = best
+      ? ` · best ${sweep.spec.objective} ${best.objective?.toPrecision(4)} (trial ${best.number})`
+      : '';
+    return el('li', { class: 'hubml-row hubml-sweep', 'data-id': sweep.id, title: sweep.reason }, [
       el('span', { class: 'hubml-name' }, [sweep.name]),
       el('code', { class: 'hubml-id' }, [sweep.id]),
       badge(sweep.state),
-      el('div', { class: 'hubml-detail' }, [`${(sweep.trials || []).length} trials`])
+      el('div', { class: 'hubml-detail' }, [
+        `${finished.length}/${sweep.trials.length} trials finished${bestText}`
+      ])
     ]);
   }
 
