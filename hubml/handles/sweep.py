@@ -27,11 +27,8 @@ POLL_SECONDS = 0.5
 class Sweep:
     def __init__(self, client: Client, record: SweepRecord):
         self.client = client
+        self.book = SweepBook(client.settings.home)
         self._record = record
-
-    @property
-    def book(self) -> SweepBook:
-        return SweepBook(self.client.settings.home)
 
     @property
     def id(self) -> str:

@@ -58,6 +58,7 @@ class TuneSpec:
     def validate(self) -> TuneSpec:
         self.template.source_dir = os.path.abspath(self.template.source_dir)
         self.template.validate()
+        self.params = [str(param) for param in self.space]  # canonical: names and values as parsed
         for param in self.space:
             if param.name in self.template.hparams:
                 raise InvalidArgument("--param", f"{param.name}: also fixed with --hparam; search it or fix it")

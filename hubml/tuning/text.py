@@ -42,7 +42,7 @@ def sweeps_table(records: list[SweepRecord]) -> str:
 
 
 def trials_table(record: SweepRecord) -> str:
-    names = [param.partition("=")[0].strip() for param in record.spec["params"]]
+    names = [param.name for param in record.tune_spec.space]
     rows = [(trial.number, *(number(trial.params.get(name, "-")) for name in names), trial.state,
              number(trial.objective) if trial.objective is not None else "-",
              trial.step if trial.step is not None else "-", duration(trial.duration), trial.job_id or "-",

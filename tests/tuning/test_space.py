@@ -53,6 +53,11 @@ def test_bad_search_spaces_are_usage_errors_naming_the_parameter(text, message):
     assert str(error.value).startswith("--param: ") and message in str(error.value)
 
 
+def test_quotes_kept_by_ipython_argument_splitting_are_dropped():
+    assert parse_param('"lr=loguniform(1e-4, 1e-1)"') == parse_param("lr=loguniform(1e-4, 1e-1)")
+    assert parse_param("'act=choice(\"a\", \"b\")'").args == ("a", "b")
+
+
 def test_a_parameter_given_twice_or_none_at_all():
     with pytest.raises(UsageError, match="lr: given more than once"):
         parse_space(["lr=uniform(0, 1)", "lr=loguniform(1e-3, 1)"])
@@ -101,7 +106,7 @@ def test_spec_round_trips_through_json_and_builds_labelled_trial_jobs():
     original = spec(params=["lr=loguniform(1e-4, 1e-1)", "units=choice(32, 64)"], trials=4, parallel=2,
                     early_stopping="median", max_failed=2, seed=3).validate()
     copy = TuneSpec.from_dict(json.loads(json.dumps(original.to_dict())))
-    assert copy == original
+    assert copy == original and copy.params == ["lr=loguniform(0.0001, 0.1)", "units=choice(32, 64)"]
     trial = copy.trial_spec("mnist-abc123", 3, {"lr": 0.01, "units": 64})
     assert trial.validate() is trial
     assert (trial.name, trial.model, trial.hparams) == ("mnist-t3", "mnist-t3", {"lr": 0.01, "units": 64})

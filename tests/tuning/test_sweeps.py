@@ -1,5 +1,6 @@
 """Sweeps on the local backend with real trial jobs: early stopping, --max-failed, --parallel,
 reattaching, cancelling, and a driver that dies."""
+import json
 import os
 import signal
 import subprocess
@@ -93,7 +94,11 @@ def test_sweep_outlives_the_process_that_started_it_and_is_reattached_by_id(hubm
 
     sweep = client.sweep(sweep_id).wait(timeout=120)  # the submitting process is gone
     assert sweep.state == "SUCCEEDED" and len(sweep.record.trials) == 3
-    assert [s.id for s in client.sweeps()] == [sweep_id]
+    listed = subprocess.run([sys.executable, "-m", "hubml.cli", "tune", "list", "--output", "json"],
+                            capture_output=True, text=True, timeout=60)
+    (model,) = json.loads(listed.stdout)
+    assert (model["id"], model["state"], len(model["trials"])) == (sweep_id, "SUCCEEDED", 3)
+    assert model["best"] == sweep.best.number and model["trials"][0]["job_id"] == sweep.record.trials[0].job_id
     listed = subprocess.run([sys.executable, "-m", "hubml.cli", "tune", "describe", sweep_id],
                             capture_output=True, text=True, timeout=60)
     assert f"Sweep {sweep_id} SUCCEEDED: 3/3 trials done" in listed.stdout
@@ -105,7 +110,9 @@ def test_cancel_ends_the_driver_and_every_running_trial(client):
     while sum(trial.state == "RUNNING" for trial in sweep.record.trials) < 2:
         time.sleep(0.2)
     pid = sweep.record.driver_pid
-    sweep.cancel()
+    cancelled = subprocess.run([sys.executable, "-m", "hubml.cli", "tune", "cancel", sweep.id], capture_output=True,
+                               text=True, timeout=60)
+    assert cancelled.stdout.strip() == f"{sweep.id} CANCELLED", cancelled.stderr
     assert sweep.state == "CANCELLED" and sweep.record.reason == "cancelled by user"
     assert [trial.state for trial in sweep.record.trials] == ["CANCELLED", "CANCELLED"]
     assert all(client.job(trial.job_id).state == "CANCELLED" for trial in sweep.record.trials)

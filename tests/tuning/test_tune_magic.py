@@ -1,4 +1,5 @@
 """`%%tune` in a real IPython shell and under papermill: a real Keras sweep, bad input, batch runs."""
+import re
 import subprocess
 import sys
 
@@ -42,7 +43,8 @@ def test_a_keras_sweep_finds_the_good_learning_rates_and_deploys_the_best(shell,
 
     out = capsys.readouterr().out
     assert f"Started sweep {sweep.id}: 5 trials, 2 at a time, tpe search" in out
-    assert "[trial 0] started as job keras-t0-" in out and "[trial 0] epoch 1: val_accuracy" in out
+    assert "[trial 0] started as job keras-t0-" in out and re.search(r"\[trial \d\] epoch \d: val_accuracy 0\.", out)
+    assert f"{best.params['lr']:.4g}" in repr(sweep)  # the trials table shows each trial's parameters
     assert f"[sweep] Sweep {sweep.id} SUCCEEDED: 5/5 trials done" in out
 
     frame = sweep.trials
