@@ -5,6 +5,10 @@ it creates the pods, sets the Jobs' counts and conditions, writes log lines.
 """
 from __future__ import annotations
 
+import json
+import os
+import secrets
+
 import pytest
 from conftest import NAMESPACE, wait_for
 
@@ -153,22 +157,47 @@ def test_only_the_users_own_jobs_are_listed(backend, make_backend, settings):
         bob.job(mine.id)
 
 
-def test_deploy_lists_and_undeploys_an_endpoint(backend, server, settings):
+def saved_model(settings, name: str, version: int) -> None:
+    """A model folder in TF Serving's layout, as a job's export leaves it in storage."""
     from hubml import storage
 
-    model = storage.join(settings.storage, "models", "mnist")
-    endpoint = backend._deploy(DeploySpec(name="mnist-api", model=model, replicas=2).validate())
+    folder = storage.local_path(storage.join(settings.storage, "models", name, str(version)))
+    os.makedirs(folder)
+    open(os.path.join(folder, "saved_model.pb"), "wb").close()
+
+
+def test_deploy_lists_and_undeploys_an_endpoint(backend, server, settings):
+    saved_model(settings, "mnist", 3)
+    endpoint = backend.deploy(DeploySpec(name="mnist-api", model="mnist", replicas=2))
     assert endpoint["state"] == "PENDING" and endpoint["model"] == "mnist" and endpoint["replicas"] == 2
     assert endpoint["rest_url"] == f"http://mnist-api.{NAMESPACE}.svc.cluster.local:8501"
     assert endpoint["grpc_target"] == f"mnist-api.{NAMESPACE}.svc.cluster.local:8500"
+    fetch = server.cluster.get("deployments", NAMESPACE, "mnist-api")["spec"]["template"]["spec"]["initContainers"][0]
+    assert fetch["command"][-2:] == [f"{settings.storage}/models/mnist", "/models/mnist"]
+    with pytest.raises(InvalidArgument, match="already exists"):
+        backend.deploy(DeploySpec(name="mnist-api", model="mnist"))
     server.cluster.patch("deployments", NAMESPACE, "mnist-api", {"status": {"readyReplicas": 2}})
     assert [each["state"] for each in backend.endpoints()] == ["READY"]
     assert backend.endpoint("mnist-api")["name"] == "mnist-api"
     backend.undeploy("mnist-api")
     assert not server.cluster.list("deployments", NAMESPACE)[0] and not server.cluster.list("services", NAMESPACE)[0]
     assert backend.endpoints() == []
+    with pytest.raises(NotFound):
+        backend.undeploy("mnist-api")
     with pytest.raises(InvalidArgument, match="outside storage"):
         backend._deploy(DeploySpec(name="other", model="file:///tmp/elsewhere/models/m").validate())
+
+
+def test_storage_keys_never_reach_the_cluster(backend, server, settings, monkeypatch):
+    marker = f"marker-{secrets.token_hex(8)}"
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, marker)
+    backend.submit(spec(chief=True, workers=2, ps=1, image="registry.example.com/tf:2.21"))
+    saved_model(settings, "mnist", 1)
+    backend.deploy(DeploySpec(name="mnist-api", model="mnist"))
+    sent = json.dumps(server.cluster.bodies)
+    assert '"secretRef": {"name": "hubml-storage"' in sent
+    assert marker not in sent
 
 
 def test_quota_reads_the_namespaces_resource_quota(backend, server):
