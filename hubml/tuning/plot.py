@@ -3,17 +3,21 @@ from __future__ import annotations
 
 from typing import Any
 
+# Importing pyplot lets a notebook's inline backend register its Figure display (a PNG under the cell); the
+# figure itself is made bare, outside pyplot's registry, so it is shown once, as the cell's result, and never
+# leaks into later cells. Both imports sit here so a missing matplotlib shows when this module is imported.
+import matplotlib.pyplot  # noqa: F401
+from matplotlib.figure import Figure
+
 from hubml.tuning.records import PRUNED, SUCCEEDED, SweepRecord
 
 STATE_COLOURS = {SUCCEEDED: "tab:blue", PRUNED: "tab:orange"}
 OTHER_COLOUR = "tab:red"
 
 
-def sweep_figure(record: SweepRecord) -> Any:
+def sweep_figure(record: SweepRecord) -> Figure:
     """Left: the objective per epoch of every trial (pruned ones dashed). Right: each trial's result and
-    the best so far. Uses the non-interactive Agg canvas, so it works without a display."""
-    from matplotlib.figure import Figure
-
+    the best so far."""
     objective = record.spec["objective"]
     figure = Figure(figsize=(11, 4), layout="constrained")
     curves, results = figure.subplots(1, 2)
