@@ -180,6 +180,7 @@ def test_the_endpoint_serves_the_model_copied_by_an_init_container():
     pod = deployment["spec"]["template"]["spec"]
     fetch, serving = pod["initContainers"][0], pod["containers"][0]
     assert fetch["command"][-2:] == ["s3://b/hubml/models/mnist/4", "/models/mnist/4"]
+    assert fetch["image"] == "ghcr.io/hubml/model-fetch:0.1.0"
     assert serving["image"] == "tensorflow/serving:2.19.1"
     assert "--model_name=mnist" in serving["args"] and "--enable_batching=true" in serving["args"]
     assert serving["readinessProbe"]["httpGet"] == {"path": "/v1/models/mnist", "port": 8501}

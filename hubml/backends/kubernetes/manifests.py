@@ -274,7 +274,7 @@ def serving_deployment(spec: DeploySpec, target: Target) -> dict[str, Any]:
     source, destination = spec.model, f"{MODELS_MOUNT}/{model}"
     if spec.version is not None:
         source, destination = storage.join(spec.model, str(spec.version)), f"{destination}/{spec.version}"
-    fetch = {"name": "fetch-model", "image": options.runtime_image,
+    fetch = {"name": "fetch-model", "image": options.model_fetch_image,
              "command": ["python3", "-c", FETCH_MODEL, source, destination],
              "volumeMounts": [{"name": "models", "mountPath": MODELS_MOUNT}]}
     arguments = [f"--port={GRPC_PORT}", f"--rest_api_port={REST_PORT}", f"--model_name={model}",

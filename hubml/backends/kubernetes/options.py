@@ -21,6 +21,9 @@ from hubml.exceptions import InvalidArgument
 class Kubernetes(Configurable):
     runtime_image = Unicode(f"ghcr.io/hubml/runtime:{__version__}",
                             help="Image that runs jobs (and copies hubml into bring-your-own images).").tag(config=True)
+    model_fetch_image = Unicode(f"ghcr.io/hubml/model-fetch:{__version__}",
+                                help="Image of the endpoint's init container that copies the model from storage "
+                                     "(hubml's storage layer, no TensorFlow).").tag(config=True)
     serving_image = Unicode("tensorflow/serving:2.19.1",
                             help="TF Serving image for endpoints; '-gpu' is appended for GPU endpoints.").tag(config=True)
     cluster_domain = Unicode("cluster.local", help="The cluster's DNS domain, for replica addresses.").tag(config=True)
@@ -43,6 +46,7 @@ class Kubernetes(Configurable):
 @dataclass(frozen=True)
 class ClusterOptions:
     runtime_image: str
+    model_fetch_image: str
     serving_image: str
     cluster_domain: str
     storage_secret: str
