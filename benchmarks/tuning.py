@@ -74,7 +74,8 @@ def main() -> None:
     for row in rows:
         print(f"{row['early stopping']:<16}{row['trials']:>7}{row['pruned']:>8}{row['epochs']:>12}{row['wall']:>9.1f}"
               f"{row['best']:>9.4f}   {row['best trial']}")
-    print(f"epochs_saved={1 - rows[1]['epochs'] / rows[0]['epochs']:.2f} best_delta={rows[0]['best'] - rows[1]['best']:.4f}")
+    saved = 1 - rows[1]["epochs"] / rows[0]["epochs"]
+    print(f"epochs_saved={saved:.2f} best_delta={rows[0]['best'] - rows[1]['best']:.4f}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from hubml.client import Client
 from hubml.options import add_options
 from hubml.specs import slugify
 from hubml.tuning.options import SWEEP_OPTIONS, tune_spec
-from hubml.tuning.text import sweeps_table, trials_table
+from hubml.tuning.text import sweeps_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

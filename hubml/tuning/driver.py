@@ -21,7 +21,6 @@ import optuna
 
 from hubml.client import Client
 from hubml.exceptions import BackendError, InvalidArgument
-from hubml.handles.job import Job
 from hubml.tuning.algorithms import create_study
 from hubml.tuning.records import CANCELLED, FAILED, RUNNING, SUCCEEDED, SweepBook, TrialRecord
 from hubml.tuning.spec import TuneSpec

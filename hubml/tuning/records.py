@@ -13,10 +13,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from hubml.backends.base import check_id
 from hubml.backends.local.backend import supervisor_alive
 from hubml.backends.local.store import Store
-from hubml.exceptions import InvalidArgument, NotFound
-from hubml.specs import NAME_PATTERN
+from hubml.exceptions import NotFound
 from hubml.tuning.spec import TuneSpec
 
 KIND = "sweep"
@@ -158,7 +158,4 @@ class SweepBook:
 
 
 def check_sweep_id(sweep_id: str) -> str:
-    """Ids reach file paths: only names hubml itself could have made."""
-    if not isinstance(sweep_id, str) or not NAME_PATTERN.match(sweep_id) or len(sweep_id) > 63:
-        raise InvalidArgument("SWEEP", f"{sweep_id!r} is not a sweep id")
-    return sweep_id
+    return check_id(sweep_id, "SWEEP", "a sweep id")

@@ -16,8 +16,7 @@ def params_text(params: dict[str, Any]) -> str:
 
 
 def summary(record: SweepRecord) -> str:
-    """'Sweep mnist-3f2a1c RUNNING: 5/12 trials (2 running, 1 pruned) · best val_accuracy 0.93 (trial 2)'."""
-    spec = record.spec
+    """'Sweep mnist-3f2a1c RUNNING: 5/12 trials done (2 running, 1 pruned) · best val_accuracy 0.93 (trial 2: ...)'."""
     text = f"Sweep {record.id} {record.state}"
     if record.reason:
         text += f" ({record.reason})"
@@ -27,7 +26,8 @@ def summary(record: SweepRecord) -> str:
     text += f": {finished}/{record.tune_spec.budget} trials done" + (f" ({', '.join(counts)})" if counts else "")
     best = record.best()
     if best:
-        text += f" · best {spec['objective']} {number(best.objective)} (trial {best.number}: {params_text(best.params)})"
+        objective = record.spec["objective"]
+        text += f" · best {objective} {number(best.objective)} (trial {best.number}: {params_text(best.params)})"
     return text
 
 
@@ -35,7 +35,8 @@ def sweeps_table(records: list[SweepRecord]) -> str:
     rows = []
     for record in records:
         best = record.best()
-        rows.append((record.id, record.state, f"{sum(trial.final for trial in record.trials)}/{record.tune_spec.budget}",
+        done = sum(trial.final for trial in record.trials)
+        rows.append((record.id, record.state, f"{done}/{record.tune_spec.budget}",
                      f"{number(best.objective)} (trial {best.number})" if best else "-",
                      timestamp(record.submitted_at), duration(record.duration), record.reason))
     return table(["SWEEP", "STATE", "TRIALS", "BEST", "SUBMITTED", "DURATION", "REASON"], rows)
