@@ -229,10 +229,12 @@ def measure(args, folder: Path) -> tuple[dict, dict]:
         results = {}
         for label, (server, grpc_port) in servers.items():
             path = f"/v1/models/{MODEL_NAME}:predict"
+            wrk(f"http://127.0.0.1:{server.rest_port}{path}", script, 32, 1)  # warm-up, not reported
             for concurrency in CONCURRENCY:
                 results[(label, concurrency)] = wrk(f"http://127.0.0.1:{server.rest_port}{path}", script,
                                                     concurrency, args.seconds)
             if label == "hubml REST":
+                grpc_load(f"127.0.0.1:{grpc_port}", grpc_body, 32, 1)  # warm-up, not reported
                 for concurrency in CONCURRENCY:
                     results[("hubml gRPC", concurrency)] = grpc_load(f"127.0.0.1:{grpc_port}", grpc_body,
                                                                      concurrency, args.seconds)

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # the v1 loader's deprecation notices
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)  # a line per request costs throughput; 4xx/5xx stay
     if bool(args.model_config_file) == bool(args.model_base_path):
         raise InvalidArgument("--model_base_path", "give either --model_base_path or --model_config_file")
     for flag, value in (("--rest_api_num_threads", args.rest_api_num_threads), ("--grpc_max_threads", args.grpc_max_threads),

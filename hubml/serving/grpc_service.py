@@ -14,7 +14,6 @@ from concurrent import futures
 import grpc
 from tensorflow_serving.apis import (
     classification_pb2,
-    get_model_metadata_pb2,
     get_model_status_pb2,
     inference_pb2,
     model_management_pb2,
@@ -84,19 +83,18 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     @_answers("classify")
     def Classify(self, request, context):
-        servable = self._servable(request.model_spec)
-        result = self.inference.classify(servable, request.model_spec.signature_name or None,
-                                         serialized_examples(request.input))
-        spec = model_spec(servable.name, servable.version, request.model_spec.signature_name or DEFAULT_SIGNATURE)
-        return classification_pb2.ClassificationResponse(model_spec=spec, result=result)
+        return self._on_examples(request, self.inference.classify, classification_pb2.ClassificationResponse)
 
     @_answers("regress")
     def Regress(self, request, context):
+        return self._on_examples(request, self.inference.regress, regression_pb2.RegressionResponse)
+
+    def _on_examples(self, request, run, response_type):
+        """Classify or Regress: run on the request's examples, answer with the servable's spec."""
         servable = self._servable(request.model_spec)
-        result = self.inference.regress(servable, request.model_spec.signature_name or None,
-                                        serialized_examples(request.input))
+        result = run(servable, request.model_spec.signature_name or None, serialized_examples(request.input))
         spec = model_spec(servable.name, servable.version, request.model_spec.signature_name or DEFAULT_SIGNATURE)
-        return regression_pb2.RegressionResponse(model_spec=spec, result=result)
+        return response_type(model_spec=spec, result=result)
 
     @_answers("multi_inference")
     def MultiInference(self, request, context):

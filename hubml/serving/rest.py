@@ -61,18 +61,22 @@ class ModelHandler(_JsonHandler):
         declared = int(self.request.headers.get("Content-Length", 0) or 0)
         if declared > self.max_body_bytes:
             self._refuse_size(declared)
+            raise tornado.web.Finish()
 
     def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
         self._size += len(chunk)
-        if self._size > self.max_body_bytes:
+        if self._size > self.max_body_bytes:  # a chunked body that grew past the limit
             self._refuse_size(self._size)
+            self._chunks.clear()
+            return
         self._chunks.append(chunk)
 
     def _refuse_size(self, size: int) -> None:
         self.set_status(413)
         self.finish(rest_codec.dumps({"error": f"Request body of {size} bytes exceeds the server's limit of "
                                                f"{self.max_body_bytes} bytes"}))
-        raise tornado.web.Finish()
 
     def get(self, name, version, label, metadata, verb) -> None:
         try:
@@ -89,6 +93,8 @@ class ModelHandler(_JsonHandler):
         self.reply(200, rest_codec.dumps(document))
 
     async def post(self, name, version, label, metadata, verb) -> None:
+        if self._finished:  # refused while the body streamed in
+            return
         started, status = time.perf_counter(), "OK"
         try:
             if metadata or verb not in ("predict", "classify", "regress"):

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import signal
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -112,4 +111,3 @@ def _announce(options: ServeOptions, grpc_port: int, rest_port: int | None) -> N
             json.dump(ready, handle)
         os.replace(partial, options.ready_file)
     print(f"{READY_PREFIX} grpc={ready['grpc_target']} rest={ready['rest_url'] or 'off'}", flush=True)
-    sys.stdout.flush()

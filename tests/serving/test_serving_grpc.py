@@ -1,6 +1,8 @@
 """TF Serving's gRPC services on `hubml serve`, called with the official `tensorflow-serving-api` stubs."""
 from __future__ import annotations
 
+import json
+
 import grpc
 import numpy as np
 import pytest
@@ -122,9 +124,13 @@ def test_metadata_and_status(stubs):
         (2, get_model_status_pb2.ModelVersionStatus.AVAILABLE, 0), (1, get_model_status_pb2.ModelVersionStatus.AVAILABLE, 0)]
 
 
-def test_reload_config_serves_the_new_model_list(start_server, testdata):
+def test_reload_config_serves_the_new_model_list(start_server, testdata, tmp_path):
+    ready_file = tmp_path / "ready.json"
     server = start_server(f"--model_base_path={testdata / 'saved_model_half_plus_two_cpu'}", "--model_name=first",
-                          "--file_system_poll_wait_seconds=0")
+                          "--file_system_poll_wait_seconds=0", f"--ready_file={ready_file}")
+    ready = json.loads(ready_file.read_text())
+    assert (ready["pid"], ready["grpc_target"], ready["rest_url"]) == (
+        server.process.pid, server.grpc_target, server.rest_url)
     channel = grpc.insecure_channel(server.grpc_target)
     predict, models = (prediction_service_pb2_grpc.PredictionServiceStub(channel),
                        model_service_pb2_grpc.ModelServiceStub(channel))

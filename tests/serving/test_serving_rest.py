@@ -11,7 +11,7 @@ from tensorflow.core.example import example_pb2, feature_pb2
 
 
 def call(server, path: str, body=None, method: str | None = None) -> tuple[int, dict]:
-    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    data = body if body is None or not isinstance(body, (dict, list)) else json.dumps(body).encode()
     request = urllib.request.Request(server.rest_url + path, data=data, method=method or ("POST" if data else "GET"))
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -124,3 +124,10 @@ def test_prometheus_metrics_count_requests_and_latency(model_server):
            'status="OK"}' in page
     assert 'model_name="nope",status="NOT_FOUND"' in page
     assert ":tensorflow:serving:request_latency_bucket" in page
+
+
+def test_a_chunked_body_over_the_limit_is_refused_too(model_server):
+    chunks = iter([b'{"instances": [' + b"0.5," * 10000, b"0.5," * 10000 + b"0.5]}"])
+    status, document = call(model_server, "/v1/models/half_plus_two:predict", chunks, method="POST")
+    assert status == 413 and "exceeds the server's limit of 65536 bytes" in document["error"]
+    assert ok(model_server, "/v1/models/half_plus_two:predict", {"instances": [1.0]}) == {"predictions": [2.5]}
