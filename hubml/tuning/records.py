@@ -26,8 +26,21 @@ FINAL_SWEEP_STATES = frozenset({SUCCEEDED, FAILED, CANCELLED})
 FINAL_TRIAL_STATES = frozenset({SUCCEEDED, FAILED, CANCELLED, PRUNED})
 
 
+class Timed:
+    """`duration` from `started_at` and `finished_at` (until now while unfinished)."""
+
+    started_at: float | None
+    finished_at: float | None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or time.time()) - self.started_at
+
+
 @dataclass
-class TrialRecord:
+class TrialRecord(Timed):
     """One trial: its sampled parameters, its job, and what it reported."""
 
     number: int
@@ -49,18 +62,12 @@ class TrialRecord:
         """The last epoch (or step) the trial reported its objective for."""
         return int(self.curve[-1][0]) if self.curve else None
 
-    @property
-    def duration(self) -> float | None:
-        if self.started_at is None:
-            return None
-        return (self.finished_at or time.time()) - self.started_at
-
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "step": self.step, "duration": self.duration}
 
 
 @dataclass
-class SweepRecord:
+class SweepRecord(Timed):
     id: str
     name: str
     user: str
@@ -85,11 +92,6 @@ class SweepRecord:
     def direction(self) -> str:
         return self.spec["direction"]
 
-    @property
-    def duration(self) -> float | None:
-        if self.started_at is None:
-            return None
-        return (self.finished_at or time.time()) - self.started_at
 
     def best(self) -> TrialRecord | None:
         """The succeeded trial with the best objective."""
