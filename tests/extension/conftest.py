@@ -1,5 +1,5 @@
-"""Fixtures for the extension tests: a private HUBML_HOME, a real local-backend client, job bodies,
-and pytest-jupyter's server fixtures (jp_fetch, jp_serverapp) with hubml's server extension enabled."""
+"""Fixtures for the extension tests: a real local-backend client that leaves nothing running, job
+and sweep bodies, and pytest-jupyter's server fixtures (jp_fetch, jp_serverapp) with hubml's server extension enabled."""
 from __future__ import annotations
 
 import time
@@ -37,16 +37,9 @@ SCORER = "import hubml\nhubml.report(step=1, score=-(x - 2) ** 2)\n"
 
 
 @pytest.fixture
-def hubml_home(tmp_path, monkeypatch) -> str:
-    home = tmp_path / "hubml-home"
-    monkeypatch.setenv("HUBML_HOME", str(home))
-    for name in ("HUBML_BACKEND", "HUBML_STORAGE", "HUBML_PLAIN"):
-        monkeypatch.delenv(name, raising=False)
-    return str(home)
-
-
-@pytest.fixture
-def client(hubml_home) -> hubml.Client:
+def client(hubml_home, monkeypatch) -> hubml.Client:
+    """The local backend in the shared private HUBML_HOME (tests/conftest.py), cleaned up after the test."""
+    monkeypatch.delenv("HUBML_PLAIN", raising=False)
     client = hubml.Client(backend="local")
     yield client
     for sweep in client.sweeps():  # nothing outlives its test
@@ -55,6 +48,8 @@ def client(hubml_home) -> hubml.Client:
     for job in client.jobs():
         if not job.done:
             job.cancel()
+    for endpoint in client.endpoints():
+        endpoint.undeploy()
 
 
 @pytest.fixture
