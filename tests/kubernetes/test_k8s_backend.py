@@ -207,3 +207,17 @@ def test_quota_reads_the_namespaces_resource_quota(backend, server):
                    "used": {"requests.cpu": "1500m", "requests.memory": "2Gi"}}})
     rows = {row["resource"]: (row["used"], row["limit"]) for row in backend.quota()}
     assert rows == {"requests.cpu": (1.5, 4.0), "requests.memory": (2 * 2**30, 16 * 2**30)}
+
+
+def test_a_job_larger_than_the_namespace_quota_is_refused_at_submit(backend, server):
+    from hubml.specs import Resources
+
+    server.cluster.create("resourcequotas", NAMESPACE, {
+        "metadata": {"name": "hubml-quota"}, "spec": {"hard": {"requests.cpu": "4", "pods": "5"}},
+        "status": {"hard": {"requests.cpu": "4", "pods": "5"}, "used": {"requests.cpu": "0", "pods": "0"}}})
+    with pytest.raises(InvalidArgument, match=r"--cpu: the job asks for 6 cpu in all, more than .* requests.cpu of 4"):
+        backend.submit(spec(workers=3, resources=Resources(cpu=2)))
+    with pytest.raises(InvalidArgument, match="--workers: the job asks for 6 pods"):
+        backend.submit(spec(workers=6))
+    assert server.cluster.count(method="POST") == 0
+    assert backend.submit(spec(workers=2, resources=Resources(cpu=2))).state == PENDING

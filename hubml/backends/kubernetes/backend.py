@@ -27,6 +27,7 @@ from hubml.backends.kubernetes.manifests import (ENDPOINT_LABEL, JOB_LABEL, RECO
 from hubml.backends.kubernetes.options import ClusterOptions
 from hubml.backends.kubernetes.tenancy import check_namespace_name, check_within
 from hubml.backends.kubernetes.watch import REQUEST_TIMEOUT, ResourceWatch
+from hubml.backends.local.backend import demand_of
 from hubml.config import Settings
 from hubml.exceptions import BackendError, InvalidArgument
 from hubml.specs import DeploySpec, TrainSpec
@@ -37,6 +38,11 @@ SYNC_TIMEOUT_SECONDS = 30.0
 # keeping their pods and logs; the backend stops what is still running after this grace.
 LEFTOVER_GRACE_SECONDS = 30.0
 FOREGROUND = {"propagationPolicy": "Foreground"}
+# What a job's demand is checked against in the namespace's ResourceQuota, and the option to blame.
+QUOTA_RESOURCES = {"cpu": ("requests.cpu", "limits.cpu", "cpu"),
+                   "memory": ("requests.memory", "limits.memory", "memory"),
+                   "gpus": ("requests.nvidia.com/gpu",), "pods": ("pods",)}
+QUOTA_OPTIONS = {"cpu": "--cpu", "memory": "--memory", "gpus": "--gpus", "pods": "--workers"}
 
 
 class KubernetesBackend(Backend):
@@ -77,9 +83,21 @@ class KubernetesBackend(Backend):
     # --- jobs ------------------------------------------------------------------------
 
     def _check_capacity(self, spec: TrainSpec) -> None:
-        """Refuse, before the bundle is stored, a spec for another namespace or one no pod could run."""
+        """Refuse, before the bundle is stored, a spec for another namespace, one no pod could run, or one
+        asking for more than the namespace's quota allows at all (its pods would never be admitted)."""
         check_within(getattr(spec, "namespace", None) or spec.env.get("HUBML_NAMESPACE"), self.namespace)
         manifests.job_manifests("check-000000", spec, self.target)
+        try:
+            limits = {row["resource"]: row["limit"] for row in self._quota()}
+        except BackendError:  # quota unreadable: the API server still enforces it
+            return
+        demand = {**demand_of(spec), "pods": float(sum(spec.replicas.values()))}
+        for key, resources in QUOTA_RESOURCES.items():
+            for resource in resources:
+                if resource in limits and demand[key] > limits[resource]:
+                    raise InvalidArgument(QUOTA_OPTIONS[key], f"the job asks for {demand[key]:g} {key} in all, more "
+                                          f"than the namespace quota's {resource} of {limits[resource]:g}; "
+                                          "it could never start (see `hubml quota`)")
 
     def _submit(self, record: JobRecord) -> JobRecord:
         spec = TrainSpec.from_dict(record.spec)
@@ -167,7 +185,7 @@ class KubernetesBackend(Backend):
             if job.state == status.SUCCEEDED and role == "worker" and not spec.chief:
                 continue  # without a chief, the other workers finish on their own
             role_job = self._role_jobs.get(f"{job.id}-{role}")
-            if role_job is not None and not status.success_time(role_job) and not status.failure_condition(role_job):
+            if role_job is not None and not status.success_condition(role_job) and not status.failure_condition(role_job):
                 try:
                     self._delete(self.batch.delete_namespaced_job, f"{job.id}-{role}")
                 except BackendError as error:  # a timer thread: say it, the TTL or a cancel cleans up later

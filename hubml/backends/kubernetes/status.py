@@ -55,7 +55,8 @@ def decide(spec: dict[str, Any], role_jobs: dict[str, dict[str, Any]], submitted
     role, index = decider(replicas)
     deciding = role_jobs.get(role)
     if deciding is not None and index in completed_indexes(deciding):
-        finished = deciding["status"].get("completionTime") or success_time(deciding)
+        finished = deciding["status"].get("completionTime") or \
+            (success_condition(deciding) or {}).get("lastTransitionTime")
         return SUCCEEDED, "", 0, timestamp(finished)
     if set(replicas) - set(role_jobs):
         if (now or time.time()) - submitted_at > MISSING_JOBS_GRACE_SECONDS:
@@ -75,10 +76,11 @@ def failure_condition(job: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def success_time(job: dict[str, Any]) -> str | None:
+def success_condition(job: dict[str, Any]) -> dict[str, Any] | None:
+    """The Job's Complete condition, or SuccessCriteriaMet, which the controller sets first (1.31+)."""
     for condition in job.get("status", {}).get("conditions") or []:
         if condition.get("type") in ("Complete", "SuccessCriteriaMet") and condition.get("status") == "True":
-            return condition.get("lastTransitionTime")
+            return condition
     return None
 
 
@@ -103,7 +105,7 @@ def completed_indexes(job: dict[str, Any]) -> set[int]:
     for part in filter(None, text.split(",")):
         first, _, last = part.partition("-")
         indexes.update(range(int(first), int(last or first) + 1))
-    if not indexes and success_time(job):
+    if not indexes and success_condition(job):
         indexes.add(0)
     return indexes
 

@@ -1,0 +1,73 @@
+"""The pure parts: log de-duplication after a reconnect, timestamps, completed indexes, job states."""
+from __future__ import annotations
+
+import json
+
+from fake_apiserver import rfc3339_nano
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hubml.backends.base import FAILED, PENDING, RUNNING, SUCCEEDED
+from hubml.backends.kubernetes.logs import new_lines, parse_timestamp
+from hubml.backends.kubernetes.status import completed_indexes, decide
+
+BASE_NS = 1_764_230_400 * 10**9  # 2025-11-27T08:00:00Z
+
+
+@given(st.integers(min_value=0, max_value=10**15))
+def test_log_timestamps_parse_as_the_kubelet_writes_them(offset):
+    """Go's RFC3339Nano trims trailing zeros of the fraction (or drops it); the parser reads every form."""
+    assert parse_timestamp(rfc3339_nano(BASE_NS + offset)) == BASE_NS + offset
+
+
+@given(gaps=st.lists(st.sampled_from([0, 0, 1, 999, 10**6, 4 * 10**8, 10**9]), min_size=1, max_size=40),
+       data=st.data())
+def test_a_reconnect_from_any_line_yields_exactly_the_lines_after_it(gaps, data):
+    """Whatever line a stream dropped after, replaying from `sinceTime` (the second it fell in) and
+    skipping by the saved position gives the remaining lines, each once, even where timestamps repeat."""
+    stamps, stamp = [], BASE_NS
+    for gap in gaps:
+        stamp += gap
+        stamps.append(stamp)
+    raw = [f"{rfc3339_nano(each)} line {number}" for number, each in enumerate(stamps)]
+    cut = data.draw(st.integers(min_value=0, max_value=len(raw)))
+    position = [0, 0]
+    delivered = [text for text, _ in new_lines(iter(raw[:cut]), position)]
+    since_second = position[0] // 10**9 * 10**9
+    replayed = [line for line, each in zip(raw, stamps) if each >= since_second]  # what the API sends again
+    delivered += [text for text, _ in new_lines(iter(replayed), position)]
+    assert delivered == [f"line {number}" for number in range(len(raw))]
+
+
+def test_completed_indexes_read_the_job_controllers_ranges():
+    assert completed_indexes({"status": {"completedIndexes": "0,2-4,7"}}) == {0, 2, 3, 4, 7}
+    assert completed_indexes({"status": {}}) == set()
+    assert completed_indexes({"status": {"conditions": [{"type": "Complete", "status": "True"}]}}) == {0}
+
+
+def role_job(**status) -> dict:
+    return {"status": status}
+
+
+def test_the_chief_or_worker_zero_decides_and_any_role_failing_fails_the_job():
+    spec = {"name": "t", "chief": True, "workers": 2, "ps": 1, "timeout": 10, "retries": 0}
+    now = 1.0
+    assert decide(spec, {}, 0.0, now)[0] == PENDING
+    jobs = {"chief": role_job(ready=0), "worker": role_job(ready=0), "ps": role_job(ready=0)}
+    assert decide(spec, jobs, 0.0, now)[0] == PENDING
+    jobs["worker"] = role_job(ready=2)
+    assert decide(spec, jobs, 0.0, now)[0] == RUNNING
+    jobs["worker"] = role_job(completedIndexes="0,1")  # the workers finishing does not decide
+    assert decide(spec, jobs, 0.0, now)[0] == PENDING
+    jobs["chief"] = role_job(completedIndexes="0", completionTime="2026-11-27T09:00:00Z")
+    assert decide(spec, jobs, 0.0, now)[:3] == (SUCCEEDED, "", 0)
+    jobs["ps"] = role_job(conditions=[{"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}])
+    assert decide(spec, jobs, 0.0, now)[:2] == (FAILED, "timed out after 10 s")
+
+
+def test_a_job_whose_objects_vanished_unseen_is_reported_lost_not_pending():
+    spec = {"name": "t", "workers": 1}
+    assert decide(spec, {}, submitted_at=0.0, now=60.0)[0] == PENDING
+    state, reason, _, _ = decide(spec, {}, submitted_at=0.0, now=600.0)
+    assert state == FAILED and "gone" in reason
+    assert json.dumps(reason)
