@@ -67,7 +67,8 @@ class DeployMagics(HubMLMagics):
         endpoint = self._endpoint(target)
         instances, signature = split_request_body(self._payload(payload))
         result = endpoint.predict(instances, protocol=options.get("--protocol", "grpc"),
-                                  signature_name=options.get("--signature", signature), version=options.get("--version"))
+                                  signature_name=options.get("--signature", signature),
+                                  version=options.get("--version"))
         print(json.dumps(jsonable(result)))
 
     @magic_arguments.magic_arguments()

@@ -75,7 +75,8 @@ def predict_endpoint(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the TF Serving protos import TensorFlow: keep its banner out
     payload, signature = split_request_body(read_payload(args.payload))
     endpoint = Client(args.backend).endpoint(args.endpoint)
-    result = endpoint.predict(payload, protocol=args.protocol, signature_name=args.signature or signature, version=args.version)
+    result = endpoint.predict(payload, protocol=args.protocol, signature_name=args.signature or signature,
+                              version=args.version)
     print(json.dumps(jsonable(result)))
     return 0
 

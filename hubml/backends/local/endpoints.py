@@ -55,9 +55,10 @@ class LocalEndpoints:
         self.store.delete(PROCESS_KIND, spec.name)
         self.store.put(ENDPOINT_KIND, spec.name, record)
         with open(os.path.join(folder, "supervisor.log"), "ab") as log:
-            process = subprocess.Popen(supervisor_command(self.home, spec.name), env={**os.environ, **self.settings.as_environment()},
-                                       stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True, close_fds=True)
+            environment = {**os.environ, **self.settings.as_environment()}
+            process = subprocess.Popen(supervisor_command(self.home, spec.name), env=environment, stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                       close_fds=True)
         self.store.put(ENDPOINT_KIND, spec.name, {**record, "pid": process.pid})
         return self.endpoint(spec.name)
 
