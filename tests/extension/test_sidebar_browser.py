@@ -129,21 +129,32 @@ def test_sidebar_shows_a_job_opens_its_logs_and_cancels_it(page, lab, submit, wa
     page.screenshot(path=str(OUTPUT / "sidebar-job-cancelled.png"))
 
 
-def test_sidebar_lists_a_sweep_and_inserts_a_train_cell(page, lab, tune):
+def test_notebook_shows_a_job_widget_and_the_sidebar_a_sweep_and_a_train_cell(page, lab, submit, tune):
+    job = submit("ticker", name="plotted").wait(timeout=60)
     sweep = tune((1, 2, 3)).wait(timeout=60)
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"import hubml\nhubml.Client().job({job.id!r})")])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, lab["root"] / "work.ipynb")
 
+    # The handle's rich display is a live ipywidget in JupyterLab.
     page.goto(f"{lab['url']}/lab/tree/work.ipynb?token={lab['token']}")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-    page.click('.jp-SideBar .lm-TabBar-tab[data-id="hubml-sidebar"]')
-    page.locator(f'.hubml-sweep[data-id="{sweep.id}"]').filter(has_text="3/3 trials finished").wait_for()
-    assert "best score 0.000 (trial" in page.locator(f'.hubml-sweep[data-id="{sweep.id}"]').inner_text()
-
-    page.click('.hubml-panel [data-action="insert-train"]')
     cells = page.locator(".jp-Notebook .jp-Cell")
+    cells.first.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    output = cells.first.locator(".jp-OutputArea")
+    output.locator(".hubml-badge", has_text="SUCCEEDED").wait_for(timeout=60_000)
+    assert output.locator('svg[data-points="3"]').count() == 1  # the loss curve, one point per epoch
+    assert "epoch 3" in output.inner_text()
+
+    page.click('.jp-SideBar .lm-TabBar-tab[data-id="hubml-sidebar"]')
+    row = page.locator(f'.hubml-sweep[data-id="{sweep.id}"]')
+    row.filter(has_text="3/3 trials finished").wait_for()
+    assert "best score 0.000 (trial" in row.inner_text()
+
+    cells.first.click()
+    page.click('.hubml-panel [data-action="insert-train"]')
     cells.nth(1).filter(has_text="%%train --name my-model").wait_for()
     assert "ReportCallback" in cells.nth(1).inner_text()
     OUTPUT.mkdir(exist_ok=True)
-    page.screenshot(path=str(OUTPUT / "sidebar-sweep-and-train-cell.png"))
+    page.screenshot(path=str(OUTPUT / "notebook-widget-sweep-train-cell.png"))
