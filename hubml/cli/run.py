@@ -8,6 +8,7 @@ from hubml import storage
 from hubml.batch.execute import DEFAULT_KERNEL, OUTPUT_NAME
 from hubml.batch.submit import default_name, notebook_spec, schedule_spec
 from hubml.client import Client
+from hubml.handles.job import Job
 from hubml.options import TRAIN_OPTIONS, add_options, train_spec
 from hubml.specs import parse_hparam
 
@@ -20,7 +21,7 @@ RUN_OPTIONS = [option for option in TRAIN_OPTIONS if option.flags[0] not in NOT_
 def register(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser(
         "run", help="run a notebook with papermill as a job",
-        description="Run a notebook with papermill as a job, with the same resource options as %%%%train. The "
+        description="Run a notebook with papermill as a job, with the same resource options as %%train. The "
                     "output notebook is saved to storage even when a cell fails (with papermill's error banner); "
                     "the job then fails.")
     run.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb file to run")
@@ -49,8 +50,11 @@ def run_notebook(args: argparse.Namespace) -> int:
     job = client.submit(spec)
     print(f"Submitted {job.id}; output notebook: "
           f"{args.output or storage.join(client.backend.job_url(job.id), OUTPUT_NAME)}", flush=True)
-    if args.detach:
-        return 0
+    return 0 if args.detach else follow_or_cancel(job)
+
+
+def follow_or_cancel(job: Job) -> int:
+    """Print the job's log until it ends (raising `JobFailed` if it fails); Ctrl-C cancels it, exit code 130."""
     try:
         job.follow()
     except KeyboardInterrupt:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from hubml.options import DEPLOY_OPTIONS, TRAIN_OPTIONS, add_options, deploy_arguments, train_spec
 
@@ -60,14 +59,13 @@ def describe_recipe(args: argparse.Namespace) -> int:
 
 
 def train_recipe(args: argparse.Namespace) -> int:
+    from hubml.cli.run import follow_or_cancel
     from hubml.client import Client
 
     args.zoo = args.recipe
     job = Client(args.backend).submit(train_spec(args, None, args.recipe))
     print(f"Submitted {job.id} (recipe {args.recipe}, model {job.spec.model})", flush=True)
-    if not args.detach:
-        job.follow()
-    return 0
+    return 0 if args.detach else follow_or_cancel(job)
 
 
 def deploy_recipe(args: argparse.Namespace) -> int:
@@ -79,6 +77,5 @@ def deploy_recipe(args: argparse.Namespace) -> int:
     endpoint = deploy(Client(args.backend), args.recipe, retrain=args.retrain, follow=True, hparams=hparams,
                       **{key: value for key, value in deploy_arguments(args).items() if value is not None})
     print(repr(endpoint))
-    print(f"Try it: curl -d '{json.dumps(recipe(args.recipe).example)}' {endpoint.record.get('rest_url', '')}"
-          f"/v1/models/{endpoint.record.get('model', '')}:predict", file=sys.stderr if args.detach else sys.stdout)
+    print(f"Try it: curl -d '{json.dumps(recipe(args.recipe).example)}' {endpoint.predict_url}")
     return 0

@@ -58,8 +58,10 @@ def project_requirements(project: str) -> list[str]:
 def declared_dependencies(project: str) -> list[str]:
     pyproject = os.path.join(project, "pyproject.toml")
     if os.path.isfile(pyproject):
-        import tomllib
-
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10 in a bring-your-own image
+            raise NotStatic("reading pyproject.toml takes Python 3.11 or newer") from None
         with open(pyproject, "rb") as handle:
             table = tomllib.load(handle).get("project", {})
         if "dependencies" in table.get("dynamic", []):

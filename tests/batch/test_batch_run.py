@@ -5,7 +5,7 @@ import nbformat
 
 from hubml import storage
 
-from conftest import outputs_text, write_notebook
+from batch_helpers import outputs_text, write_notebook
 
 
 def test_a_parameterised_notebook_runs_as_a_job_with_its_local_module(hubml_home, tmp_path, client, hubml_cli):

@@ -47,7 +47,7 @@ def notebook_server(tmp_path):
     import subprocess
     import sys
 
-    from conftest import free_port
+    from hubml.tensorboard import free_port
 
     port, token = free_port(), "hubml-test-token"
     process = subprocess.Popen(
@@ -111,6 +111,7 @@ def test_a_sweeps_tensorboard_shows_every_trial_named_by_its_parameters(client, 
     assert sorted(runs) == ["lr=0.1/train", "lr=0.3/train"]
     scalars = get_json(board.local_url + "data/plugin/scalars/scalars?tag=epoch_loss&run=lr%3D0.3%2Ftrain")
     assert [round(point[2], 3) for point in scalars] == [3.0, 1.5, 1.0]
+    assert sweep.tensorboard().pid == board.pid  # the same one, found again
     shell.run_line_magic("tensorboard", f"--sweep {sweep.id} --stop")
     assert not board.alive
 

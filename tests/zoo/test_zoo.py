@@ -59,13 +59,16 @@ def check_answer(endpoint, recipe: str) -> None:
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_the_dense_classifier_trains_and_deploys_in_one_line(zoo_jobs):
+def test_the_dense_classifier_trains_and_deploys_in_one_line(zoo_jobs, capsys):
+    from hubml.cli import main
+
     client, jobs = zoo_jobs
     job = jobs["dense-classifier"].wait(timeout=240)
     assert job.name == "dense-classifier" and job.model["model"] == "dense-classifier"
     assert [m["epoch"] for m in job.metrics()] == [1, 2]
-    endpoint = hubml.zoo.deploy(client, "dense-classifier")  # a trained version exists: no new job
-    assert len(client.jobs()) == 3 and endpoint.name == "dense-classifier"
+    assert main(["zoo", "deploy", "dense-classifier"]) == 0  # a trained version exists: no new job
+    endpoint = client.endpoint("dense-classifier")
+    assert len(client.jobs()) == 3 and "Try it: curl -d '{\"instances\"" in capsys.readouterr().out
     check_answer(endpoint, "dense-classifier")
     client.undeploy(endpoint.name)
 
