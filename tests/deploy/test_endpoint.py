@@ -10,10 +10,17 @@ from deploy_helpers import serving_processes
 from hubml.exceptions import EndpointFailed, InvalidArgument, NotFound
 
 
-def test_a_pinned_version_is_served_and_a_killed_server_comes_back_on_the_same_address(client, two_versions,
-                                                                                          hubml_home):
-    endpoint = client.deploy(str(two_versions), name="halves", version=1)
+def test_a_pinned_version_is_served_and_a_killed_server_comes_back_on_the_same_address(shell, client, two_versions,
+                                                                                          hubml_home, capsys):
+    endpoint = shell.run_cell(f"%%deploy\nmodel: {two_versions}\nname: halves\nversion: 1")
+    assert shell.user_ns["_"] is endpoint
     assert (endpoint.state, endpoint.versions, endpoint.model) == ("READY", [1], "halves")
+    shell.run_cell("rows = [[1.0], [4.0]]")
+    capsys.readouterr()
+    shell.run_cell("%predict halves --protocol rest rows")
+    shell.run_line_magic("endpoints", "")
+    printed = capsys.readouterr().out
+    assert printed.startswith("[[2.5], [4.0]]\n") and "halves    READY  halves  1" in printed
     assert "Endpoint halves READY" in repr(endpoint) and endpoint.predict_url in repr(endpoint)
     assert endpoint.to_json()["model_uri"] == f"file://{two_versions}"
     with pytest.raises(InvalidArgument, match="an endpoint named 'halves' already exists"):
