@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import json
 import threading
+import urllib.request
 
 import pytest
 import tornado.httpclient
@@ -19,9 +20,19 @@ async def fetch_error(jp_fetch, *parts, **kwargs) -> tornado.httpclient.HTTPClie
     return raised.value
 
 
-async def test_unauthenticated_request_is_refused(jp_fetch, jp_serverapp):
-    error = await fetch_error(jp_fetch, "jobs", headers={"Authorization": "token wrong"})
-    assert error.code == 403
+async def test_unauthenticated_requests_are_refused(jp_fetch, submit, wait_for_line):
+    job = submit("sleeper")
+    wait_for_line(job, "ready")
+    wrong = {"Authorization": "token wrong"}
+    assert (await fetch_error(jp_fetch, "jobs", headers=wrong)).code == 403
+    assert (await fetch_error(jp_fetch, "jobs", job.id, method="DELETE", headers=wrong)).code == 403
+    assert (await fetch_error(jp_fetch, "jobs", job.id, "cancel", method="POST", body="", headers=wrong)).code == 403
+    assert job.state == "RUNNING"
+
+
+async def test_a_method_a_route_does_not_offer_is_405(jp_fetch):
+    assert (await fetch_error(jp_fetch, "jobs", method="DELETE")).code == 405
+    assert (await fetch_error(jp_fetch, "sweeps", method="POST", body="{}")).code == 405
 
 
 async def test_list_and_describe_jobs(jp_fetch, submit):
@@ -121,3 +132,19 @@ async def test_sweeps_list_and_describe(jp_fetch, tune):
     best = next(trial for trial in described["trials"] if trial["number"] == described["best"])
     assert best["params"] == {"x": 2}
     assert (await fetch_error(jp_fetch, "sweeps", "nope-000000")).code == 404
+
+
+async def test_tensorboard_for_a_job_answers_http(jp_fetch, submit, client):
+    from hubml.tensorboard import running
+
+    job = submit("chatty").wait()
+    try:
+        board = body(await jp_fetch("hubml", "api", "jobs", job.id, "tensorboard", method="POST", body="",
+                                    request_timeout=180))
+        assert board["job"] == job.id and board["runs"] == [job.id]
+        with urllib.request.urlopen(board["url"], timeout=10) as response:
+            assert response.status == 200
+    finally:
+        for started in running(client):
+            started.stop()
+    assert (await fetch_error(jp_fetch, "jobs", "nope-000000", "tensorboard", method="POST", body="")).code == 404
