@@ -15,7 +15,8 @@ $(STAMP): setup.py requirements/base.txt requirements/test.txt
 	$(UV) pip install --python $(PY) -r requirements/base.txt -r requirements/test.txt -e .
 	touch $@
 
-run: quickstart
+# The local hub: prints its URL and how to log in; the quick-start notebook is in every new user's home.
+run: hub
 
 # The quick-start notebook, headless through papermill: trains, and prints where everything landed.
 quickstart: venv
@@ -50,9 +51,13 @@ hub: venv hub-deps
 LABEXT := extension/labextension
 LABEXT_BUILT := $(LABEXT)/static/package.json
 
-.PHONY: labextension
+.PHONY: labextension chromium
 
 labextension: $(LABEXT_BUILT)
+
+# The browser tests drive Debian's Chromium with Playwright (never `playwright install`).
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 $(LABEXT_BUILT): $(STAMP) $(LABEXT)/package.json $(LABEXT)/package-lock.json $(LABEXT)/tsconfig.json \
 		$(wildcard $(LABEXT)/src/*.ts) $(wildcard $(LABEXT)/style/*)
