@@ -15,7 +15,8 @@ $(STAMP): setup.py requirements/base.txt requirements/test.txt
 	$(UV) pip install --python $(PY) -r requirements/base.txt -r requirements/test.txt -e .
 	touch $@
 
-run: quickstart
+# The local hub: prints its URL and how to log in; the quick-start notebook is in every new user's home.
+run: hub
 
 # The quick-start notebook, headless through papermill: trains, and prints where everything landed.
 quickstart: venv

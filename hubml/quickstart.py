@@ -1,6 +1,7 @@
-"""`make run` (until the hub lands): run examples/quickstart.ipynb headless through papermill.
+"""`make quickstart`: run examples/quickstart.ipynb headless through papermill.
 
-Prints where the model, the job's logs and the executed notebook are.
+The notebook trains, deploys and predicts; this prints where the model, the
+job's logs, the endpoint and the executed notebook are.
 """
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ def main() -> int:
     print(f"\n{job!r}")
     print(f"model:    {model.get('uri')}")
     print(f"logs:     {client.backend.job_url(job.id)}/logs/")
+    for endpoint in client.endpoints():
+        print(f"endpoint: {endpoint.rest_url} (REST), {endpoint.grpc_target} (gRPC); "
+              f"stop it with: hubml models undeploy {endpoint.name}")
     print(f"notebook: {output}")
     return 0
 
