@@ -27,6 +27,12 @@ MAX_BUNDLE_BYTES = 512 * 2**20
 
 def build(spec: TrainSpec, folder: str) -> str:
     """Write the bundle for a validated spec into `folder` and return it."""
+    shipped = {path: shipped_name(path) for path in spec.files}  # refuses a bad path before anything is copied
+    for path in spec.files:
+        source = os.path.realpath(spec._local(path))
+        if os.path.realpath(folder).startswith(source.rstrip(os.sep) + os.sep):
+            raise InvalidArgument("--files", f"{path!r} holds hubml's storage, where the job's bundle is written "
+                                  f"({folder}): name the files or folders the job needs")
     os.makedirs(folder, exist_ok=True)
     if spec.package:
         shutil.copytree(spec._local(spec.package), os.path.join(folder, project_path(spec._local(spec.package))),
@@ -37,7 +43,7 @@ def build(spec: TrainSpec, folder: str) -> str:
     if spec.requirements:
         shutil.copyfile(spec._local(spec.requirements), os.path.join(folder, "requirements.txt"))
     for path in spec.files:
-        _copy_file(spec._local(path), os.path.join(folder, shipped_name(path)))
+        _copy_file(spec._local(path), os.path.join(folder, shipped[path]))
     with open(os.path.join(folder, "spec.json"), "w") as handle:
         json.dump(redact_spec(spec.to_dict()), handle, indent=1, default=str)  # env is the supervisor's to give
     _check_size(folder)
@@ -65,9 +71,11 @@ def project_path(package: str) -> str:
 def shipped_name(path: str) -> str:
     """Where a --files path lands in the bundle: relative paths keep their shape, others their base name."""
     normal = os.path.normpath(path)
-    if os.path.isabs(normal) or normal.startswith(".."):
-        return os.path.basename(normal.rstrip(os.sep))
-    return normal
+    name = os.path.basename(normal.rstrip(os.sep)) if os.path.isabs(normal) or normal.startswith("..") else normal
+    if name in ("", ".", ".."):  # `/`, `.`, `..`: a whole folder around the job, maybe holding its own storage
+        raise InvalidArgument("--files", f"{path!r} would ship the current, a parent or the root folder whole: "
+                              "name the files or folders the job needs")
+    return name
 
 
 def _copy_file(source: str, target: str) -> None:
