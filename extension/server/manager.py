@@ -5,7 +5,7 @@ request into one call and the answer into a response, and its tests need no
 server. Every operation goes through `hubml.Client` and its handles, so the
 sidebar sees exactly what the magics, the CLI and the widgets see.
 
-The dict keys match the `HubML*` interfaces in `labextension/src/model.ts`.
+The dict keys match the `IHubML*` interfaces in `labextension/src/model.ts`.
 """
 from __future__ import annotations
 

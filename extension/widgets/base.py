@@ -62,10 +62,8 @@ class Poller:
         self._thread = threading.Thread(target=self._run, name="hubml-widget-poll", daemon=True)
         self._thread.start()
 
-    def stop(self, wait: bool = False) -> None:
+    def stop(self) -> None:
         self._stopped.set()
-        if wait and self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
 
     def _run(self) -> None:
         while not self._stopped.wait(self.interval):

@@ -53,6 +53,8 @@ def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
 @pytest.fixture
 def lab(tmp_path, hubml_home):
     """A JupyterLab with the sidebar and the server extension, on a free port, in a private Jupyter environment."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs Debian's Chromium")
     if not (BUILT_LABEXTENSION / "package.json").exists():
         pytest.fail(f"the sidebar is not built: run `make labextension` ({BUILT_LABEXTENSION} is missing)")
     labextensions = tmp_path / "labextensions"
