@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from hubml.backends.base import LogLine
 from hubml.backends.kubernetes.manifests import INDEX_LABEL, JOB_LABEL, REPLICA_CONTAINER, ROLE_LABEL
-from hubml.backends.kubernetes.watch import REQUEST_TIMEOUT, complete_lines
+from hubml.backends.kubernetes.watch import REQUEST_TIMEOUT, complete_lines, release
 from hubml.tfconfig import ROLE_ORDER
 
 POD_POLL_SECONDS = 1.0
@@ -117,6 +117,11 @@ def parse_timestamp(text: str) -> int:
     return int(seconds) * 10**9 + int((fraction + "000000000")[:9])
 
 
+def cursor_of(positions: dict[str, list[int]]) -> dict[str, list[int]]:
+    """A JSON-able copy of every pod's position: resuming from it continues right after the line."""
+    return {pod: list(position) for pod, position in positions.items()}
+
+
 def read_logs(source: LogSource, job_id: str, cursor: dict | None) -> Iterator[LogLine]:
     """What every replica has logged so far, after `cursor`."""
     positions = {pod: list(saved) for pod, saved in (cursor or {}).items()}
@@ -128,9 +133,12 @@ def read_logs(source: LogSource, job_id: str, cursor: dict | None) -> Iterator[L
             if error.status in (400, 404):  # not started yet, or gone
                 continue
             raise
-        for text, after in new_lines(complete_lines(response), position):
-            positions[pod] = after
-            yield LogLine(attempt, role, index, text, {name: list(value) for name, value in positions.items()})
+        try:
+            for text, after in new_lines(complete_lines(response), position):
+                positions[pod] = after
+                yield LogLine(attempt, role, index, text, cursor_of(positions))
+        finally:
+            release(response)
 
 
 def follow_logs(source: LogSource, job_id: str, is_final: Callable[[], bool],
@@ -157,7 +165,7 @@ def follow_logs(source: LogSource, job_id: str, is_final: Callable[[], bool],
                         return
                     continue
                 positions[pod] = after
-                yield LogLine(attempt, role, index, text, {name: list(value) for name, value in positions.items()})
+                yield LogLine(attempt, role, index, text, cursor_of(positions))
     finally:
         for stream in streams.values():
             stream.stop()
@@ -227,5 +235,5 @@ class PodStream:
                     return
                 self.lines.put((self.replica, self.pod, text, after))
         finally:
-            self._response.release_conn()
+            release(self._response)
             self._response = None

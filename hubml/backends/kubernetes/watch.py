@@ -121,7 +121,7 @@ class ResourceWatch:
                 if line.strip():
                     self._apply(json.loads(line))
         finally:
-            self._response.release_conn()
+            release(self._response)
             self._response = None
 
     def _apply(self, event: dict[str, Any]) -> None:
@@ -156,3 +156,9 @@ def complete_lines(response: Any) -> Iterator[str]:
             yield line.decode(errors="replace")
     if buffer:
         yield buffer.decode(errors="replace")
+
+
+def release(response: Any) -> None:
+    """Close a streamed response and hand its connection back: a stream cut mid-way cannot be reused."""
+    response.close()
+    response.release_conn()
