@@ -14,7 +14,7 @@ import time
 import tornado.web
 
 from hubml.exceptions import ServingError
-from hubml.serving import rest_codec
+from hubml.serving import fast_json, rest_codec
 from hubml.serving.inference import Inference
 from hubml.serving.metrics import CONTENT_TYPE, METRICS_PATH, ServingMetrics
 from hubml.serving.models import ModelManager
@@ -100,12 +100,11 @@ class ModelHandler(_JsonHandler):
             if metadata or verb not in ("predict", "classify", "regress"):
                 raise ServingError("INVALID_ARGUMENT", f"Malformed request: POST {self.request.path}")
             servable = self.manager.get(name, int(version) if version else None, label)
-            request = rest_codec.parse_body(b"".join(self._chunks))
-            signature_name = request.get("signature_name") or None
+            body = b"".join(self._chunks)
             if verb == "predict":
-                document = await self._predict(servable, signature_name, request)
+                document = await self._predict(servable, body)
             else:
-                document = await self._classify_or_regress(verb, servable, signature_name, request)
+                document = await self._classify_or_regress(verb, servable, rest_codec.parse_body(body))
             self.reply(200, rest_codec.dumps(document))
         except ServingError as error:
             status = error.code
@@ -113,20 +112,32 @@ class ModelHandler(_JsonHandler):
         finally:
             self.metrics.record_request(name, ENTRYPOINT, verb or "", status, time.perf_counter() - started)
 
-    async def _predict(self, servable, signature_name, request: dict) -> dict:
-        signature = self.rest_signature(servable, signature_name)
-        inputs, row_format = rest_codec.predict_inputs(request, signature)
-        outputs = await self.inference.predict_async(servable, signature_name, inputs)
+    async def _predict(self, servable, body: bytes) -> dict:
+        inputs = None
+        numeric = fast_json.parse_numeric_request(body)
+        if numeric is not None:
+            key, values, signature_name = numeric
+            signature = self.rest_signature(servable, signature_name)
+            inputs, row_format = rest_codec.numeric_inputs(signature, values), key == "instances"
+        if inputs is None:  # everything but one plain float array: the general, checking path
+            request = rest_codec.parse_body(body)
+            signature_name = request.get("signature_name")
+            signature = self.rest_signature(servable, signature_name)
+            inputs, row_format = rest_codec.predict_inputs(request, signature)
+        outputs = await self.inference.predict_async(servable, signature_name or None, inputs)
         return rest_codec.predict_response(outputs, row_format)
 
     @staticmethod
     def rest_signature(servable, signature_name):
         key = signature_name or "serving_default"
+        if not isinstance(key, str):
+            raise ServingError("INVALID_ARGUMENT", "'signature_name' must be a string")
         if key not in servable.signatures:  # the REST handler's own wording (GetInfoMap)
             raise ServingError("INVALID_ARGUMENT", f'Serving signature name: "{key}" not found in signature def')
         return servable.signatures[key]
 
-    async def _classify_or_regress(self, verb: str, servable, signature_name, request: dict) -> dict:
+    async def _classify_or_regress(self, verb: str, servable, request: dict) -> dict:
+        signature_name = request.get("signature_name") or None
         examples = rest_codec.examples_from_json(request)
         run = self.inference.classify if verb == "classify" else self.inference.regress
         result = await self.inference.run_in_pool(run, servable, signature_name, examples)

@@ -66,6 +66,15 @@ def predict_inputs(request: dict, signature) -> tuple[dict[str, np.ndarray], boo
     return {name: to_array(item, signature, name) for name, item in columns.items()}, False
 
 
+def numeric_inputs(signature, values: np.ndarray) -> dict[str, np.ndarray] | None:
+    """`values` as the one float input of `signature`; None when the signature wants anything else."""
+    if len(signature.inputs) != 1:
+        return None
+    (name, info), = signature.inputs.items()
+    numpy_type = _FLOAT_TYPES.get(base_dtype(info.dtype))
+    return None if numpy_type is None else {name: values.astype(numpy_type, copy=False)}
+
+
 def _is_named(value) -> bool:
     return isinstance(value, dict) and not (len(value) == 1 and "b64" in value)
 
