@@ -56,3 +56,16 @@ def test_a_model_that_does_not_load_fails_the_deploy_with_the_server_log_and_is_
     assert error.value.state == "FAILED" and "the model does not load: version 1: Cannot parse" in error.value.reason
     assert "removed" in str(error.value)
     assert client.endpoints() == [] and serving_processes(hubml_home) == []
+
+
+def test_a_server_whose_endpoint_was_forgotten_stops_by_itself(client, two_versions, hubml_home):
+    """An endpoint's record removed behind its back (its HUBML_HOME wiped, say): nothing keeps serving unlisted."""
+    client.deploy(str(two_versions), name="orphan", wait=False)
+    deadline = time.time() + 30
+    while len(serving_processes(hubml_home)) < 2:  # the supervisor and its hubml serve
+        assert time.time() < deadline
+        time.sleep(0.1)
+    client.backend.store.delete("endpoint", "orphan")
+    while serving_processes(hubml_home):
+        assert time.time() < deadline + 30, serving_processes(hubml_home)
+        time.sleep(0.2)

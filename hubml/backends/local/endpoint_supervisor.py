@@ -8,7 +8,10 @@ that deployed it, and keeps one `hubml serve` running on the endpoint's ports:
 - a first start that never becomes ready (the model does not load) fails the
   endpoint at once, since starting it again would fail the same way; later
   restarts give up after `MAX_UNREADY_RUNS` in a row;
-- SIGTERM (undeploy) stops the server and then the supervisor.
+- SIGTERM (undeploy) stops the server and then the supervisor;
+- so does finding that the endpoint is no longer its own: the record gone, its
+  HUBML_HOME deleted, or the name deployed again by another supervisor. No
+  server is left running that nothing lists.
 
 Its own state (the server's pid, restarts, a failure) is the store document
 `("endpoint-process", NAME)`, which only this process writes; the endpoint's
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -27,6 +31,7 @@ from hubml.backends.local.supervisor import STOP_GRACE_SECONDS, describe_exit, d
 
 ENDPOINT_KIND, PROCESS_KIND = "endpoint", "endpoint-process"
 POLL_SECONDS = 0.1
+OWNER_CHECK_SECONDS = 2.0
 MAX_UNREADY_RUNS = 3
 RESTART_BACKOFF_SECONDS = (0.5, 2.0, 5.0)
 LOG_TAIL_LINES = 15
@@ -120,19 +125,32 @@ class EndpointSupervisor:
                                        stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
         self.server = process
         self._publish(serve_pid=process.pid)
-        ready = False
+        ready, checked_at = False, time.time()
         while process.poll() is None:
             if not ready and os.path.exists(self.ready_file):
                 ready = True
                 self._publish(reason="")
+            if time.time() - checked_at > OWNER_CHECK_SECONDS:
+                checked_at = time.time()
+                if not self._still_deployed():
+                    self._stop_server()
+                    raise Stopped()
             time.sleep(POLL_SECONDS)
         return process.returncode, ready
+
+    def _still_deployed(self) -> bool:
+        """False once the endpoint's record is gone or names another supervisor."""
+        try:
+            record = self.store.get(ENDPOINT_KIND, self.name)
+        except sqlite3.Error:  # the database (its HUBML_HOME) was removed
+            return False
+        return record is not None and record.get("pid") in (None, os.getpid())
 
     def _publish(self, **fields) -> None:
         self.state.update(fields)
         self.store.put(PROCESS_KIND, self.name, self.state)
 
-    def _on_sigterm(self, signum: int, frame: object) -> None:
+    def _stop_server(self) -> None:
         server = self.server
         if server is not None and server.poll() is None:
             server.terminate()
@@ -141,6 +159,9 @@ class EndpointSupervisor:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+
+    def _on_sigterm(self, signum: int, frame: object) -> None:
+        self._stop_server()
         raise Stopped()
 
 
