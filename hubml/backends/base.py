@@ -195,11 +195,15 @@ class Backend(ABC):
         stored = storage.join(self.settings.storage, "models", model)
         if is_name and storage.exists(stored):
             return stored, version
-        if is_name and self._job(model) is not None:
+        job = self._job(model) if is_name else None
+        if job is not None:
             exported = self.exported_model(model)
+            if exported is None and not job.final:
+                raise InvalidArgument("MODEL", f"job {model} is still {job.state}: deploy it once it has finished "
+                                      "(job.wait()) and exported its model")
             if exported is None:
-                raise InvalidArgument("MODEL", f"job {model} has not exported a model (yet): its code must save "
-                                      "a SavedModel to HUBML_MODEL_DIR")
+                raise InvalidArgument("MODEL", f"job {model} exported no model: its code must save a SavedModel "
+                                      "to HUBML_MODEL_DIR")
             return exported["uri"].rstrip("/").rsplit("/", 1)[0], exported["version"] if version is None else version
         if os.path.exists(model):
             return absolute_url(model), version

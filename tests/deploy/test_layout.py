@@ -56,9 +56,13 @@ def test_a_missing_folder_and_an_unknown_name_are_told_apart(client, tmp_path):
         client.deploy("no-such-model")
 
 
-def test_a_job_that_exported_nothing_cannot_be_deployed(client):
+def test_a_job_that_exported_nothing_or_is_still_running_cannot_be_deployed(client):
+    running = client.train("import time; time.sleep(60)", name="running")
+    with pytest.raises(InvalidArgument, match=f"job {running.id} is still (PENDING|RUNNING): deploy it once"):
+        running.deploy()
+    running.cancel()
     job = client.train("print('no model here')", name="plain").wait(timeout=60)
-    with pytest.raises(InvalidArgument, match=f"job {job.id} has not exported a model"):
+    with pytest.raises(InvalidArgument, match=f"job {job.id} exported no model"):
         job.deploy()
 
 
