@@ -112,6 +112,7 @@ class FakeCluster:
         self.watch_generation = self.log_generation = 0
         self.closing = False
         self.last_stamp = 0
+        self.forbidden: set[tuple[str, str]] = set()  # (method, plural) answered 403, as RBAC would
 
     # --- objects -----------------------------------------------------------------------
 
@@ -260,6 +261,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if not match or match.group("plural") not in RESOURCES:
                 raise ApiError(404, "NotFound", f"the server could not find the requested resource {parts.path}")
+            if (method, match.group("plural")) in cluster.forbidden:
+                raise ApiError(403, "Forbidden", f'{match.group("plural")} is forbidden: User '
+                                                 '"system:serviceaccount:hubml-alice:hubml-notebook" cannot '
+                                                 f"{method.lower()} it in namespace {match.group('namespace')}")
             self._route(method, match, query, body)
         except ApiError as error:
             self._send_json(error.code, error.status())

@@ -221,3 +221,23 @@ def test_a_job_larger_than_the_namespace_quota_is_refused_at_submit(backend, ser
         backend.submit(spec(workers=6))
     assert server.cluster.count(method="POST") == 0
     assert backend.submit(spec(workers=2, resources=Resources(cpu=2))).state == PENDING
+
+
+def test_missing_rights_are_reported_at_once_with_the_servers_words(backend, server):
+    from hubml.exceptions import BackendError
+
+    server.cluster.forbidden.add(("GET", "configmaps"))
+    with pytest.raises(BackendError, match="403 configmaps is forbidden"):
+        backend.jobs()
+
+
+def test_a_submission_the_cluster_refuses_halfway_leaves_nothing_behind(backend, server):
+    from hubml.exceptions import BackendError
+
+    backend.jobs()
+    server.cluster.forbidden.add(("POST", "jobs"))
+    with pytest.raises(BackendError, match="create_namespaced_job .* 403"):
+        backend.submit(spec(workers=2, ps=1))
+    assert not server.cluster.list("configmaps", NAMESPACE)[0]
+    assert not server.cluster.list("services", NAMESPACE)[0]  # owned by the record: deleted with it
+    wait_for(lambda: backend.jobs() == [], what="the record gone from the cache")

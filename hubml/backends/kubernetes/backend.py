@@ -105,10 +105,15 @@ class KubernetesBackend(Backend):
         owner = self._create(manifests.job_record(record.id, spec, self.target, record.submitted_at))
         records, role_jobs = self._watches()
         records.put(owner)
-        for manifest in objects:
-            created = self._create(manifests.owned_by(manifest, owner))
-            if created["kind"] == "Job":
-                role_jobs.put(created)
+        try:
+            for manifest in objects:
+                created = self._create(manifests.owned_by(manifest, owner))
+                if created["kind"] == "Job":
+                    role_jobs.put(created)
+        except BackendError:  # e.g. the quota admits no more Jobs: take back what was created
+            self._settled.add(record.id)
+            self._delete(self.core.delete_namespaced_config_map, record.id)
+            raise
         return self.job(record.id)
 
     def _job(self, job_id: str) -> JobRecord | None:

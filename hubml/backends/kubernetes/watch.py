@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 from hubml.exceptions import BackendError
@@ -20,6 +21,7 @@ WATCH_SECONDS = 240
 CONNECT_SECONDS = 10
 REQUEST_TIMEOUT = (CONNECT_SECONDS, 60)
 MAX_RETRY_DELAY = 5.0
+REFUSALS = (401, 403, 404)
 
 
 class Gone(Exception):
@@ -37,6 +39,7 @@ class ResourceWatch:
         self.lists = self.watches = 0
         self.last_error: BaseException | None = None
         self.synced = threading.Event()
+        self.refused = threading.Event()
         self._objects: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -51,9 +54,12 @@ class ResourceWatch:
         return self
 
     def wait_synced(self, timeout: float) -> None:
-        if not self.synced.wait(timeout):
-            raise BackendError(f"could not list {self.label_selector} objects in namespace {self.namespace} "
-                               f"within {timeout:g} s: {self.last_error or 'no answer'}")
+        """Return once listed; raise at once if the server refused (no rights), else after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while not self.synced.wait(0.05):
+            if self.refused.is_set() or time.monotonic() > deadline:
+                raise BackendError(f"could not list {self.label_selector} objects in namespace {self.namespace}: "
+                                   f"{describe(self.last_error) if self.last_error else 'no answer'}")
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         with self._lock:
@@ -94,6 +100,8 @@ class ResourceWatch:
                 if self._stopped.is_set():
                     return
                 self.last_error = error
+                if getattr(error, "status", None) in REFUSALS:  # keep trying: the rights may be granted
+                    self.refused.set()
                 self._stopped.wait(delay)
                 delay = min(delay * 2, MAX_RETRY_DELAY)
 
@@ -162,3 +170,12 @@ def release(response: Any) -> None:
     """Close a streamed response and hand its connection back: a stream cut mid-way cannot be reused."""
     response.close()
     response.release_conn()
+
+
+def describe(error: BaseException) -> str:
+    """An API refusal as the server worded it, else the error itself."""
+    body = getattr(error, "body", None)
+    try:
+        return f"{error.status} {json.loads(body)['message']}"
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return str(error)
