@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from hubml.exceptions import SweepFailed
 from hubml.handles.job import Job
+from hubml.redaction import redact_spec
 from hubml.tuning import launch
 from hubml.tuning.records import SUCCEEDED, SweepBook, SweepRecord, TrialRecord
 from hubml.tuning.spec import TuneSpec
@@ -142,8 +143,9 @@ class Sweep:
         return self
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON model the server extension and the sidebar share."""
-        return self.record.to_json()
+        """The JSON model the server extension and the sidebar share; secret env values masked."""
+        data = self.record.to_json()
+        return {**data, "spec": redact_spec(data["spec"])}
 
     def __repr__(self) -> str:
         record = self.record
