@@ -36,6 +36,7 @@ class PredictClient:
         self.grpc_target, self.model_name, self.timeout = grpc_target, model_name, timeout
         self.rest_url = rest_url.rstrip("/") if rest_url else None
         self._channel = self._stubs = None
+        self._stubs_lock = threading.Lock()
         self._local = threading.local()
         self._signatures: dict[tuple, dict] = {}
 
@@ -43,9 +44,10 @@ class PredictClient:
     def predict(self, instances_or_inputs, signature_name: str | None = None, version: int | None = None,
                 version_label: str | None = None, protocol: str = "grpc", output_filter: list[str] | None = None):
         """Run a predict signature on an array (single-input signatures) or a dict of named arrays."""
-        signature = self._signature(signature_name, version, version_label)
+        protocol = self._protocol(protocol)
+        signature = self._signature(signature_name, version, version_label, protocol)
         inputs = self._named_inputs(instances_or_inputs, signature)
-        if self._protocol(protocol) == "grpc":
+        if protocol == "grpc":
             outputs = self._grpc_predict(inputs, signature, signature_name, version, version_label, output_filter)
         else:
             outputs = self._rest_predict(inputs, signature, signature_name, version, version_label, output_filter)
@@ -125,11 +127,10 @@ class PredictClient:
             raise InvalidArgument("protocol", f"this client has no {protocol} address")
         return protocol
 
-    def _signature(self, signature_name, version, version_label) -> dict:
+    def _signature(self, signature_name, version, version_label, protocol: str) -> dict:
         """The signature's JSON form from the model's metadata, cached per version choice."""
         key = (signature_name or "serving_default", version, version_label)
         if key not in self._signatures:
-            protocol = "grpc" if self.grpc_target else "rest"
             signatures = self.metadata(version, version_label, protocol)["metadata"]["signature_def"]["signature_def"]
             if key[0] not in signatures:
                 raise ServingError("FAILED_PRECONDITION", f'Serving signature key "{key[0]}" not found.')
@@ -158,17 +159,22 @@ class PredictClient:
     def _grpc_call(self, method: str, request, service: str = "prediction"):
         import grpc
 
-        if self._stubs is None:
-            from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
-
-            self._channel = grpc.insecure_channel(self.grpc_target, options=[
-                ("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)])
-            self._stubs = {"prediction": prediction_service_pb2_grpc.PredictionServiceStub(self._channel),
-                           "model": model_service_pb2_grpc.ModelServiceStub(self._channel)}
         try:
-            return getattr(self._stubs[service], method)(request, timeout=self.timeout)
+            return getattr(self._grpc_stubs()[service], method)(request, timeout=self.timeout)
         except grpc.RpcError as error:
             raise ServingError(error.code().name, error.details() or str(error)) from None
+
+    def _grpc_stubs(self) -> dict:
+        with self._stubs_lock:  # one channel per client, however many threads call it
+            if self._stubs is None:
+                import grpc
+                from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+
+                self._channel = grpc.insecure_channel(self.grpc_target, options=[
+                    ("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)])
+                self._stubs = {"prediction": prediction_service_pb2_grpc.PredictionServiceStub(self._channel),
+                               "model": model_service_pb2_grpc.ModelServiceStub(self._channel)}
+            return self._stubs
 
     def _fill_spec(self, spec, signature_name, version, version_label) -> None:
         spec.name = self.model_name

@@ -52,3 +52,17 @@ def test_s3_base_path_is_copied_and_served(start_server, s3_storage, seaweedfs, 
     client = PredictClient(server.grpc_target, server.rest_url, "remote")
     assert client.predict([1.0, 2.0, 5.0], protocol="rest").tolist() == [2.5, 3.0, 4.5]
     assert client.status(protocol="rest")[0]["version"] == "7"
+
+
+def test_version_folders_under_plain_paths_and_file_urls(tmp_path, testdata):
+    import shutil
+
+    from hubml.serving.storage import list_versions
+
+    base = tmp_path / "model"
+    shutil.copytree(testdata / "saved_model_half_plus_two_cpu" / "00000123", base / "5")
+    (base / "6").mkdir()  # an export still being written: no saved_model.pb yet
+    (base / "notes").mkdir()
+    assert list_versions(str(base)) == {5: str(base / "5")}
+    assert list_versions(f"file://{base}") == {5: str(base / "5")}
+    assert list_versions(str(tmp_path / "missing")) == {}
