@@ -154,8 +154,7 @@ class KubernetesBackend(Backend):
 
     def _job_record(self, record: dict[str, Any], jobs: dict[str, dict[str, Any]]) -> JobRecord:
         job_id = record["metadata"]["name"]
-        replicas = json.loads(record["data"]["spec.json"])
-        roles = TrainSpec.from_dict(replicas).replicas
+        roles = TrainSpec.from_dict(json.loads(record["data"]["spec.json"])).replicas
         role_jobs = {role: jobs[f"{job_id}-{role}"] for role in roles if f"{job_id}-{role}" in jobs}
         return status.job_record(record, role_jobs)
 

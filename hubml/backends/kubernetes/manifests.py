@@ -89,7 +89,7 @@ def _metadata(name: str, target: Target, labels: dict[str, str], **extra: Any) -
 def user_labels(spec: TrainSpec) -> dict[str, str]:
     for key, value in spec.labels.items():
         if key.startswith("hubml.io/") or not LABEL_VALUE.match(str(value)) or len(str(value)) > 63:
-            raise InvalidArgument("--label", f"{key}={value!r}: keys under hubml.io/ are hubml's own, and values "
+            raise InvalidArgument("labels", f"{key}={value!r}: keys under hubml.io/ are hubml's own, and values "
                                   "are at most 63 letters, digits, '-', '_' or '.'")
     return {key: str(value) for key, value in spec.labels.items()}
 
@@ -119,10 +119,10 @@ def check_environment(spec: TrainSpec, target: Target) -> None:
     """A Job's environment is plain text to anyone who can read the Job: secrets come from a Secret."""
     for key in spec.env:
         if key in STORAGE_CREDENTIALS:
-            raise InvalidArgument("--env", f"{key} is a storage credential: it comes from the namespace's "
+            raise InvalidArgument("env", f"{key} is a storage credential: it comes from the namespace's "
                                   "storage Secret, never from the job's environment")
         if is_secret_name(key):
-            raise InvalidArgument("--env", f"{key} looks like a secret, which a Job would show in plain text: add it "
+            raise InvalidArgument("env", f"{key} looks like a secret, which a Job would show in plain text: add it "
                                   f"to the Secret {target.options.storage_secret!r} in your namespace instead, "
                                   "whose keys every replica gets as environment variables")
 
