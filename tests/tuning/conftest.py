@@ -50,14 +50,12 @@ def most_trials_at_once(client, sweep) -> int:
 
 
 @pytest.fixture(autouse=True)
-def no_leftovers(request):
-    """After each test: cancel any sweep still running and any job still running in its HUBML_HOME."""
+def no_leftovers(hubml_home):
+    """After each test: cancel any sweep and any job still running in the test's own HUBML_HOME."""
     yield
-    if "hubml_home" not in request.fixturenames:
-        return
     from hubml.client import Client
 
-    client = Client()
+    client = Client(home=str(hubml_home))
     for sweep in client.sweeps():
         if not sweep.done:
             sweep.cancel()
