@@ -6,7 +6,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+from security_helpers import FIXTURES, free_port
+
 JUPYTER_SERVER = Path(sys.executable).parent / "jupyter-server"
 HALF_PLUS_TWO = FIXTURES / "tf_serving_testdata" / "saved_model_half_plus_two_cpu"
 MAX_BODY_BYTES = 65536
@@ -46,12 +46,6 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(10)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class UserServer:
     """One user's single-user Jupyter server: own HUBML_HOME, own token, the hubml extension enabled."""
@@ -72,10 +66,13 @@ class UserServer:
 
 
 def start_user_server(name: str, folder: Path) -> UserServer:
-    home = folder / name
-    home.mkdir(mode=0o700)
+    """As the local hub starts one: a home prepared by hub_config's own code, HUBML_HOME inside it."""
+    from hub_config import local_home
+
+    home = local_home.user_home(folder, name)
+    local_home.prepare_home(home)
     port, token = free_port(), secrets.token_hex(16)
-    environment = {**os.environ, "HOME": str(home), "HUBML_HOME": str(home / ".hubml"), "HUBML_USER": name,
+    environment = {**os.environ, "HOME": str(home), "HUBML_HOME": str(local_home.hubml_home(home)), "HUBML_USER": name,
                    "HUBML_BACKEND": "local", "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
                    "JUPYTER_RUNTIME_DIR": str(home / ".runtime")}
     environment.pop("HUBML_STORAGE", None)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config
 
-from conftest import FIXTURES
+from security_helpers import FIXTURES
 from hubml import storage
 from hubml.exceptions import InvalidArgument
 from hubml.specs import DeploySpec, TrainSpec
