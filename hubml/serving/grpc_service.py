@@ -156,8 +156,11 @@ def make_grpc_server(address: str, manager: ModelManager, inference: Inference, 
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionService(manager, inference, metrics), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager, metrics), server)
-    port = server.add_insecure_port(address)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as error:  # grpc raises where older versions returned 0
+        raise ServingError("UNAVAILABLE", f"cannot listen on {address} for gRPC: {error}") from error
     if port == 0:
-        raise ServingError("UNAVAILABLE", f"cannot bind gRPC address {address}")
+        raise ServingError("UNAVAILABLE", f"cannot listen on {address} for gRPC")
     server.start()
     return server, port

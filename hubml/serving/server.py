@@ -14,6 +14,7 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from hubml.exceptions import ServingError
 from hubml.serving.batching import Batcher
 from hubml.serving.config import BatchingOptions, ModelServerConfig
 from hubml.serving.grpc_service import make_grpc_server
@@ -92,7 +93,11 @@ async def _serve_rest(options: ServeOptions, manager: ModelManager, inference: I
         # the server checks body sizes itself, to answer with a JSON error
         http_server = HTTPServer(make_app(manager, inference, metrics, options.max_body_bytes),
                                  max_body_size=1 << 40, idle_connection_timeout=600, xheaders=False)
-        sockets = bind_sockets(options.rest_port, options.host, reuse_port=False)
+        try:
+            sockets = bind_sockets(options.rest_port, options.host, reuse_port=False)
+        except OSError as error:
+            raise ServingError("UNAVAILABLE", f"cannot listen on {options.host}:{options.rest_port} for REST: "
+                                              f"{error.strerror}") from error
         http_server.add_sockets(sockets)
         rest_port = sockets[0].getsockname()[1]
     _announce(options, grpc_port, rest_port)
