@@ -98,6 +98,10 @@ class Client:
 
         return [Sweep(self, record) for record in SweepBook(self.settings.home).all()]
 
+    def quota(self) -> list[dict[str, Any]]:
+        """What is used against what is allowed, per resource (namespace quota, or local capacity)."""
+        return self.backend.quota()
+
     def __repr__(self) -> str:
         return f"Client(backend={self.settings.backend!r}, storage={self.settings.storage!r})"
 

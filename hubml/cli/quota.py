@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def show_quota(args: argparse.Namespace) -> int:
-    rows = Client(args.backend).backend.quota()
+    rows = Client(args.backend).quota()
     if args.output == "json":
         print(json.dumps(rows, indent=1))
         return 0

@@ -43,7 +43,8 @@ class Replica:
         return f"{self.role}-{self.index}"
 
     def is_decider(self, replicas: dict[str, int]) -> bool:
-        return (self.role, self.index) == decider(replicas)
+        # A single-replica job has no TF_CONFIG, whatever its one role (a chief-only job too): it decides.
+        return sum(replicas.values()) == 1 or (self.role, self.index) == decider(replicas)
 
     def folder(self, *parts: str) -> str:
         path = os.path.join(self.workdir, *parts)

@@ -180,3 +180,11 @@ def test_gpus_are_given_out_per_replica_and_queue_when_taken(hubml_home, monkeyp
     assert devices == {("two-gpus", "worker-0"): "devices=0", ("two-gpus", "worker-1"): "devices=1",
                        ("one-gpu", "worker-0"): "devices=0", ("no-gpu", "worker-0"): "devices="}
     assert waiting.record.started_at >= pair.record.finished_at - 0.05  # it waited for a free GPU
+
+
+def test_a_chief_only_job_decides_and_exports(client):
+    job = client.train("import os\nos.makedirs(os.environ['HUBML_MODEL_DIR'], exist_ok=True)\n"
+                       "open(os.path.join(os.environ['HUBML_MODEL_DIR'], 'saved_model.pb'), 'w').close()",
+                       name="chief-only", chief=True, workers=0).wait()
+    assert job.model["version"] == 1
+    assert {line.replica for line in job.logs()} == {"chief-0"}
