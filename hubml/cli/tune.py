@@ -17,8 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tune = subparsers.add_parser("tune", help="hyperparameter sweeps: many trial jobs, searched and pruned")
     actions = tune.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    submit = actions.add_parser("submit", help="run a script (or --package/--module) once per trial")
-    submit.add_argument("script", nargs="?", help="Python file to run (omit with --package)")
+    submit = actions.add_parser("submit", help="run a script (or --package/--module, or --zoo) once per trial")
+    submit.add_argument("script", nargs="?", help="Python file to run (omit with --package or --zoo)")
     add_options(submit.add_argument, SWEEP_OPTIONS)
     submit.set_defaults(func=submit_sweep)
 
@@ -42,15 +42,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def submit_sweep(args: argparse.Namespace) -> int:
     from hubml.exceptions import InvalidArgument
 
-    if bool(args.script) == bool(args.package):
-        raise InvalidArgument("SCRIPT", "give a SCRIPT to run, or --package DIR --module pkg.mod (not both)")
+    other_sources = [flag for flag, given in (("--package", args.package), ("--zoo", args.zoo)) if given]
+    if args.script and other_sources:
+        raise InvalidArgument("SCRIPT", f"give a SCRIPT or {other_sources[0]}, not both")
+    if not args.script and not other_sources:
+        raise InvalidArgument("SCRIPT", "give a SCRIPT to run, --package DIR --module pkg.mod, or --zoo RECIPE")
     code = None
     if args.script:
         if not os.path.isfile(args.script):
             raise InvalidArgument("SCRIPT", f"{args.script!r} is not a file")
         with open(args.script) as handle:
             code = handle.read()
-    stem = args.script or args.module or "sweep"
+    stem = args.script or args.module or args.zoo
     name = slugify(os.path.splitext(os.path.basename(stem))[0].replace(".", "-"))
     sweep = Client(args.backend).tune(tune_spec(args, code, name))
     print(f"Started sweep {sweep.id}", flush=True)

@@ -59,9 +59,6 @@ class TuneSpec:
         self.template.source_dir = os.path.abspath(self.template.source_dir)
         self.template.validate()
         self.params = [str(param) for param in self.space]  # canonical: names and values as parsed
-        for param in self.space:
-            if param.name in self.template.hparams:
-                raise InvalidArgument("--param", f"{param.name}: also fixed with --hparam; search it or fix it")
         if not isinstance(self.objective, str) or not self.objective.strip():
             raise InvalidArgument("--objective", "name the metric the trials report, e.g. val_accuracy")
         self.direction = self.direction or infer_direction(self.objective)
@@ -82,7 +79,10 @@ class TuneSpec:
         return self
 
     def trial_spec(self, sweep_id: str, number: int, values: dict[str, Any]) -> TrainSpec:
-        """The job of trial `number`: the template with the sampled values bound and the sweep's labels."""
+        """The job of trial `number`: the template with the sampled values bound and the sweep's labels.
+
+        A sampled value wins over a fixed `--hparam` (or a zoo recipe's default) of the same name.
+        """
         name = trial_name(self.template.name, number)
         return dataclasses.replace(
             self.template, name=name, model=trial_name(self.template.model or self.template.name, number),

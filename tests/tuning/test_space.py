@@ -80,7 +80,6 @@ def spec(**changes) -> TuneSpec:
     (dict(algorithm="bayes"), "--algorithm: 'bayes' is not one of random, grid, tpe"),
     (dict(early_stopping="asha"), "--early-stopping: 'asha' is not one of none, median, hyperband"),
     (dict(algorithm="grid"), "lr: grid search needs choice(...) or int(...)"),
-    (dict(template=TrainSpec(name="mnist", code="print(lr)", hparams={"lr": 0.1})), "lr: also fixed with --hparam"),
     (dict(template=TrainSpec(name="mnist", code="print(")), "code: syntax error"),
     (dict(template=TrainSpec(name="Bad Name", code="print(lr)")), "--name"),
 ])
@@ -112,6 +111,11 @@ def test_spec_round_trips_through_json_and_builds_labelled_trial_jobs():
     assert (trial.name, trial.model, trial.hparams) == ("mnist-t3", "mnist-t3", {"lr": 0.01, "units": 64})
     assert trial.labels == {SWEEP_LABEL: "mnist-abc123", TRIAL_LABEL: "3"}
     assert copy.template.hparams == {} and copy.template.labels == {}  # the template itself is untouched
+
+
+def test_sampled_values_win_over_fixed_hyperparameters_of_the_same_name():
+    fixed = spec(template=TrainSpec(name="zoo", code="print(lr)", hparams={"lr": 0.1, "epochs": 3})).validate()
+    assert fixed.trial_spec("zoo-abc123", 0, {"lr": 0.01}).hparams == {"lr": 0.01, "epochs": 3}
 
 
 def test_trial_names_stay_valid_job_names():

@@ -151,3 +151,19 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as handle:
         return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "give a SCRIPT to run, --package DIR --module pkg.mod, or --zoo RECIPE"),
+    (["train.py", "--zoo", "dense-classifier"], "give a SCRIPT or --zoo, not both"),
+    (["missing.py"], "'missing.py' is not a file"),
+    (["--zoo", "dense-classifier", "--param", "lr=loguniform(0, 1)"], "--param: lr: loguniform(low, high) needs"),
+])
+def test_cli_submit_refuses_bad_input_with_exit_code_2(client, capsys, tmp_path, extra, message):
+    from hubml.cli import main
+
+    (tmp_path / "train.py").write_text("print(1)\n")
+    params = [] if "--param" in extra else ["--param", "units=choice(8, 16)"]
+    assert main(["tune", "submit", "--objective", "val_loss", *params, *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert client.sweeps() == []
