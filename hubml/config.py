@@ -15,6 +15,8 @@ from typing import Any
 from traitlets import Float, Int, Unicode
 from traitlets.config import Config, Configurable
 
+from hubml.storage import check_root
+
 
 class HubML(Configurable):
     """hubml's options, settable as `c.HubML.<option>` in any traitlets config file."""
@@ -55,7 +57,7 @@ class Settings:
                 value = getattr(configured, item.name)
             values[item.name] = value
         values["home"] = os.path.abspath(os.path.expanduser(values["home"]))
-        values["storage"] = values["storage"] or f"file://{values['home']}/storage"
+        values["storage"] = check_root(values["storage"] or f"file://{values['home']}/storage")
         values["user"] = values["user"] or getpass.getuser()
         values["namespace"] = values["namespace"] or f"hubml-{values['user']}"
         values["capacity_cpu"] = float(values["capacity_cpu"])

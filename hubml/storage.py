@@ -27,6 +27,30 @@ def local_path(url: str) -> str:
     return url[len("file://"):] if url.startswith("file://") else url
 
 
+def check_root(url: str) -> str:
+    """A storage root every hubml process reads the same way: an absolute path or file:// URL, or
+    `<protocol>://<bucket>[/prefix]` of a protocol fsspec knows; no `..` parts anywhere."""
+    from hubml.exceptions import InvalidArgument
+
+    scheme, separator, rest = url.partition("://")
+    path = rest if separator else url
+    if ".." in path.split("/"):
+        raise InvalidArgument("storage", f"{url!r} has a '..' part: name the folder or prefix directly")
+    if not separator or scheme == "file":
+        if not os.path.isabs(path):
+            raise InvalidArgument("storage", f"{url!r} is relative, so each process would read it from its own "
+                                  "folder: give an absolute path or file:///...")
+        return url
+    import fsspec
+
+    if scheme not in fsspec.available_protocols():
+        raise InvalidArgument("storage", f"{scheme!r} is not a storage protocol fsspec knows: use file://, s3://, "
+                              "gs://, ...")
+    if not path.strip("/"):
+        raise InvalidArgument("storage", f"{url!r} names no bucket: write {scheme}://BUCKET[/PREFIX]")
+    return url
+
+
 def join(url: str, *parts: str) -> str:
     return "/".join([url.rstrip("/"), *(str(p).strip("/") for p in parts)])
 
