@@ -13,6 +13,9 @@ def test_a_parameterised_notebook_runs_as_a_job_with_its_local_module(hubml_home
     notebook = write_notebook(tmp_path / "report.ipynb",
                               "import helpers\nprint('scaled', helpers.scale(alpha), 'for', title)",
                               "print('rows in data.csv:', len(open('data.csv').read().split()))",
+                              # hubml's magics are loaded in the batch kernel, and raise rather than carry on
+                              "try:\n    %deploy no-such-model\nexcept Exception as error:\n"
+                              "    print('deploy raised', type(error).__name__)",
                               parameters="alpha = 1\ntitle = 'default'")
     (tmp_path / "data.csv").write_text("a\nb\nc\n")
     code, out, err = hubml_cli("run", notebook, "-p", "alpha", "4", "-p", "title", "weekly", "--files", "data.csv",
@@ -23,6 +26,7 @@ def test_a_parameterised_notebook_runs_as_a_job_with_its_local_module(hubml_home
     assert "[worker-0] scaled 40 for weekly" in out  # cell output streams into the job's log
     output = tmp_path / "out" / "report-weekly.ipynb"
     assert "scaled 40 for weekly" in outputs_text(output) and "rows in data.csv: 3" in outputs_text(output)
+    assert "deploy raised InvalidArgument" in outputs_text(output)
     injected = [cell for cell in nbformat.read(str(output), as_version=4).cells
                 if "injected-parameters" in cell.metadata.get("tags", [])]
     assert injected and "alpha = 4" in injected[0].source
