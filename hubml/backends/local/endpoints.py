@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from typing import Any
 
@@ -31,6 +30,7 @@ from hubml.specs import DeploySpec
 
 HOST = "127.0.0.1"
 STATUS_TIMEOUT_SECONDS = 2.0
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through an http_proxy
 START_GRACE_SECONDS = 30.0  # a record whose supervisor pid was never written is lost after this
 
 
@@ -109,7 +109,7 @@ def serving_state(rest_url: str, model: str) -> dict[str, Any]:
     """State and versions from TF Serving's status route: READY once a version is AVAILABLE, FAILED when every
     version ended with an error (the model does not load), else PENDING (loading, or not answering yet)."""
     try:
-        with urllib.request.urlopen(f"{rest_url}/v1/models/{model}", timeout=STATUS_TIMEOUT_SECONDS) as response:
+        with DIRECT.open(f"{rest_url}/v1/models/{model}", timeout=STATUS_TIMEOUT_SECONDS) as response:
             statuses = json.load(response).get("model_version_status", [])
     except (OSError, ValueError):  # refused, reset, timed out, an HTTP error, or not JSON: not serving yet
         return {"state": ENDPOINT_PENDING, "versions": []}
