@@ -19,7 +19,7 @@ from hubml.exceptions import HubMLError
 POLL_SECONDS = 1.0
 STATE_COLORS = {
     "PENDING": "#6c757d", "RUNNING": "#0d6efd", "SUCCEEDED": "#198754", "FAILED": "#dc3545",
-    "CANCELLED": "#fd7e14", "READY": "#198754", "AVAILABLE": "#198754", "STARTING": "#0d6efd",
+    "CANCELLED": "#fd7e14", "PRUNED": "#6f42c1", "READY": "#198754", "AVAILABLE": "#198754", "STARTING": "#0d6efd",
 }
 LIVE_WIDGETS: weakref.WeakSet[HandleWidget] = weakref.WeakSet()
 

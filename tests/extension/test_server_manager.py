@@ -74,7 +74,7 @@ def test_cancel_ends_a_running_job(manager, submit, wait_for_line):
 
 def test_deploy_refuses_a_job_without_a_model(manager, submit):
     job = submit("chatty").wait()
-    with pytest.raises(InvalidArgument, match="has not exported a model"):
+    with pytest.raises(InvalidArgument, match=f"{job.id}.*model"):
         manager.deploy({"job": job.id})
     with pytest.raises(InvalidArgument, match="'job'"):
         manager.deploy({})
