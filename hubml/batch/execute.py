@@ -25,8 +25,12 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def run(notebook: str, output: str | None = None, kernel: str = DEFAULT_KERNEL) -> None:
-    """Execute `notebook` (a path in the bundle) with the job's hyperparameters as papermill parameters."""
-    target = output or storage.join(os.environ["HUBML_JOB_URL"], OUTPUT_NAME)
+    """Execute `notebook` (a path in the bundle) with the job's hyperparameters as papermill parameters.
+
+    `{job}` in `output` stands for the job id, so each run of a schedule keeps its own output.
+    """
+    target = (output or storage.join(os.environ["HUBML_JOB_URL"], OUTPUT_NAME)).replace(
+        "{job}", os.environ["HUBML_JOB_ID"])
     parameters = json.loads(os.environ.get("HUBML_HPARAMS") or "{}")
     written = local_output(target)
     print(f"[hubml] running {notebook} with papermill, parameters {parameters}; output notebook: {target}",

@@ -6,7 +6,7 @@ import sys
 
 from hubml import storage
 from hubml.batch.execute import DEFAULT_KERNEL, OUTPUT_NAME
-from hubml.batch.submit import default_name, notebook_spec, schedule_spec
+from hubml.batch.submit import default_name, notebook_spec, output_url, schedule_spec
 from hubml.client import Client
 from hubml.handles.job import Job
 from hubml.options import TRAIN_OPTIONS, add_options, train_spec
@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="a papermill parameter (repeatable); values are Python literals, else strings")
     run.add_argument("--output", metavar="URL",
-                     help=f"where the output notebook goes (default: {{storage}}/jobs/{{id}}/{OUTPUT_NAME})")
+                     help=f"where the output notebook goes; {{job}} stands for the job id "
+                          f"(default: {{storage}}/jobs/{{job}}/{OUTPUT_NAME})")
     run.add_argument("--kernel", default=DEFAULT_KERNEL, help=f"kernel to run it with (default {DEFAULT_KERNEL})")
     run.add_argument("--schedule", metavar="CRON",
                      help="run on this cron schedule, e.g. '0 6 * * *' (a Kubernetes CronJob) instead of now")
@@ -48,8 +49,8 @@ def run_notebook(args: argparse.Namespace) -> int:
               f"to {args.output or storage.join(client.settings.storage, 'jobs', '<run>', OUTPUT_NAME)}")
         return 0
     job = client.submit(spec)
-    print(f"Submitted {job.id}; output notebook: "
-          f"{args.output or storage.join(client.backend.job_url(job.id), OUTPUT_NAME)}", flush=True)
+    output = output_url(args.output, ".") or storage.join(client.backend.job_url(job.id), OUTPUT_NAME)
+    print(f"Submitted {job.id}; output notebook: {output.replace('{job}', job.id)}", flush=True)
     return 0 if args.detach else follow_or_cancel(job)
 
 

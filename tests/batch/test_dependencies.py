@@ -73,3 +73,13 @@ def test_declared_dependencies_are_read_without_running_the_project(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndynamic = ["dependencies"]\n')
     with pytest.raises(NotStatic):
         declared_dependencies(str(tmp_path))
+
+
+def test_a_local_package_beside_the_cell_ships_with_files(client, tmp_path):
+    """A cell job imports a package from the notebook's folder once `--files` names it (hubml run ships it unasked)."""
+    (tmp_path / "features").mkdir()
+    (tmp_path / "features" / "__init__.py").write_text("from features.scaling import scale\n")
+    (tmp_path / "features" / "scaling.py").write_text("def scale(x):\n    return x * 3\n")
+    job = client.train("import features\nprint('scaled', features.scale(14))", name="local-pkg",
+                       files=["features"]).wait(timeout=120)
+    assert "scaled 42" in job.log_tail()

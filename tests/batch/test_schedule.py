@@ -24,10 +24,10 @@ def target(**options) -> Target:
     return Target("hubml-alice", "alice", STORAGE, ClusterOptions.resolve(Config(), **options))
 
 
-def nightly(tmp_path, **fields) -> TrainSpec:
+def nightly(tmp_path, output: str | None = None, **fields) -> TrainSpec:
     write_notebook(tmp_path / "nightly.ipynb", "print(day)", parameters="day = 'monday'")
     base = TrainSpec(name="nightly", source_dir=str(tmp_path), **fields)
-    return notebook_spec("nightly.ipynb", {"day": "sunday"}, base=base).validate()
+    return notebook_spec("nightly.ipynb", {"day": "sunday"}, output=output, base=base).validate()
 
 
 @pytest.mark.parametrize("fields", [{}, {"image": "registry.example.com/team/tf:2.21", "labels": {"team": "bi"},
@@ -102,11 +102,10 @@ def test_a_run_of_the_schedule_copies_the_bundle_into_its_own_job_folder_and_run
     import subprocess
 
     from hubml import bundle
-    from hubml.batch.execute import OUTPUT_NAME
     from batch_helpers import outputs_text
 
     storage_url = f"file://{tmp_path}/storage"
-    bundle.publish(nightly(tmp_path), f"{storage_url}/schedules/nightly")
+    bundle.publish(nightly(tmp_path, output="reports/{job}.ipynb"), f"{storage_url}/schedules/nightly")
     run_id = "nightly-29412345"
     env = {**os.environ, "HUBML_JOB_ID": run_id, "HUBML_JOB_URL": f"{storage_url}/jobs/{run_id}",
            "HUBML_SCHEDULE_URL": f"{storage_url}/schedules/nightly", "HUBML_STORAGE": storage_url,
@@ -114,5 +113,5 @@ def test_a_run_of_the_schedule_copies_the_bundle_into_its_own_job_folder_and_run
     result = subprocess.run([sys.executable, "-m", "hubml.batch.scheduled"], env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "sunday" in outputs_text(tmp_path / "storage" / "jobs" / run_id / OUTPUT_NAME)
+    assert "sunday" in outputs_text(tmp_path / "reports" / f"{run_id}.ipynb")  # each run's own output
     assert (tmp_path / "storage" / "jobs" / run_id / "bundle" / "nightly.ipynb").exists()
