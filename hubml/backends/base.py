@@ -88,9 +88,14 @@ class Backend(ABC):
 
     # --- jobs -----------------------------------------------------------------
 
-    def submit(self, spec: TrainSpec) -> JobRecord:
+    def check(self, spec: TrainSpec) -> TrainSpec:
+        """Validate a spec and refuse one this backend could never run; nothing is stored."""
         spec.validate()
         self._check_capacity(spec)
+        return spec
+
+    def submit(self, spec: TrainSpec) -> JobRecord:
+        self.check(spec)
         job_id = f"{spec.name}-{secrets.token_hex(3)}"
         bundle.publish(spec, self.job_url(job_id))
         record = JobRecord(id=job_id, name=spec.name, user=self.settings.user, backend=self.name,

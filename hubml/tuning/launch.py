@@ -26,6 +26,7 @@ LOG_TAIL_CHARACTERS = 2000
 def start(client: Client, book: SweepBook, spec: TuneSpec) -> SweepRecord:
     """Validate, record and start the sweep; returns once its driver has taken over."""
     spec.validate()
+    client.backend.check(spec.trial_spec(spec.name, 0, {}))  # a trial the backend refuses: say so before starting
     record = book.put(SweepRecord(id=f"{spec.name}-{secrets.token_hex(3)}", name=spec.name,
                                   user=client.settings.user, spec=spec.to_dict()))
     log_path = os.path.join(book.folder(record.id), DRIVER_LOG)

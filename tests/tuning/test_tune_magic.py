@@ -81,11 +81,10 @@ def test_bad_search_spaces_and_options_are_usage_errors_and_start_nothing(shell,
     assert client.sweeps() == [] and client.jobs() == []
 
 
-def test_trials_the_backend_refuses_end_the_sweep_with_its_reason(shell, client):
-    with pytest.raises(SweepFailed, match="trial 0 was refused: --cpu: the job asks for 100000 cpu"):
+def test_trials_the_backend_would_refuse_are_a_usage_error_before_anything_starts(shell, client):
+    with pytest.raises(UsageError, match="--cpu: the job asks for 100000 cpu"):
         shell.run_cell("%%tune --objective val_loss --param 'lr=uniform(0, 1)' --cpu 100000\nprint(lr)")
-    (sweep,) = client.sweeps()
-    assert len(sweep.record.trials) == 1 and client.jobs() == []
+    assert client.sweeps() == [] and client.jobs() == []
 
 
 def test_detach_returns_at_once_and_resource_options_apply_to_each_trial(shell, client):
