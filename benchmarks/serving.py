@@ -73,12 +73,18 @@ def percentile_ms(samples: list[float], q: float) -> float:
 
 
 def time_calls(function, argument, seconds: float) -> list[float]:
-    latencies, deadline = [], time.perf_counter() + seconds
+    """Call latencies over `seconds`; the list's `cpu_s` is the process CPU they used."""
+    latencies, deadline, cpu = _Latencies(), time.perf_counter() + seconds, time.process_time()
     while time.perf_counter() < deadline:
         started = time.perf_counter()
         function(argument)
         latencies.append(time.perf_counter() - started)
+    latencies.cpu_s = time.process_time() - cpu
     return latencies
+
+
+class _Latencies(list):
+    cpu_s = 0.0
 
 
 def in_process(base: Path, seconds: float) -> dict:
@@ -106,8 +112,10 @@ def in_process(base: Path, seconds: float) -> dict:
     session_call = lambda rows: servable.run(None, {input_name: rows})  # noqa: E731
     session_one = time_calls(session_call, one, seconds)
     session_batched = time_calls(session_call, batch, seconds)
+    cpu_ms = lambda calls, rows: calls.cpu_s * 1e3 / (len(calls) * rows)  # noqa: E731
     return {
         "firsts_ms": firsts,
+        "cpu_ms": [cpu_ms(one_row, 1), cpu_ms(batched, 32), cpu_ms(session_one, 1), cpu_ms(session_batched, 32)],
         "one_row_p50_ms": percentile_ms(one_row, 0.5), "one_row_p99_ms": percentile_ms(one_row, 0.99),
         "one_row_per_s": len(one_row) / sum(one_row),
         "rows_per_s_32": 32 * len(batched) / sum(batched), "batch_p50_ms": percentile_ms(batched, 0.5),
@@ -144,6 +152,11 @@ class Server:
             except (urllib.error.URLError, OSError):
                 time.sleep(0.3)
         raise TimeoutError(f"server not ready after {timeout} s; see {self.log}")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used so far (all its threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -183,7 +196,8 @@ def wrk(url: str, script: Path, concurrency: int, seconds: float) -> dict:
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{output}")
     requests, duration_us, p50_us, p99_us, errors = (int(v) for v in line.split()[1:])
-    return {"rps": requests / (duration_us / 1e6), "p50_ms": p50_us / 1e3, "p99_ms": p99_us / 1e3, "errors": errors}
+    return {"rps": requests / (duration_us / 1e6), "requests": requests, "p50_ms": p50_us / 1e3, "p99_ms": p99_us / 1e3,
+            "errors": errors}
 
 
 def grpc_load(target: str, request_file: Path, concurrency: int, seconds: float) -> dict:
@@ -191,8 +205,17 @@ def grpc_load(target: str, request_file: Path, concurrency: int, seconds: float)
                str(concurrency), str(seconds)]
     result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True,
                                        timeout=seconds + 120).stdout.splitlines()[-1])
-    return {"rps": result["requests"] / result["seconds"], "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"],
-            "errors": result["errors"]}
+    return {"rps": result["requests"] / result["seconds"], "requests": result["requests"], "p50_ms": result["p50_ms"],
+            "p99_ms": result["p99_ms"], "errors": result["errors"]}
+
+
+def with_cpu(server: Server, run) -> dict:
+    """Run one load point and add the server's CPU milliseconds per request, which a busy machine skews
+    far less than req/s."""
+    before = server.cpu_seconds()
+    result = run()
+    result["cpu_ms"] = (server.cpu_seconds() - before) * 1e3 / max(1, result["requests"])
+    return result
 
 
 def write_requests(folder: Path, input_name: str) -> tuple[Path, Path]:
@@ -230,14 +253,14 @@ def measure(args, folder: Path) -> tuple[dict, dict]:
         for label, (server, grpc_port) in servers.items():
             path = f"/v1/models/{MODEL_NAME}:predict"
             wrk(f"http://127.0.0.1:{server.rest_port}{path}", script, 32, 1)  # warm-up, not reported
-            for concurrency in CONCURRENCY:
-                results[(label, concurrency)] = wrk(f"http://127.0.0.1:{server.rest_port}{path}", script,
-                                                    concurrency, args.seconds)
+            for c in CONCURRENCY:
+                url = f"http://127.0.0.1:{server.rest_port}{path}"
+                results[(label, c)] = with_cpu(server, lambda: wrk(url, script, c, args.seconds))
             if label == "hubml REST":
                 grpc_load(f"127.0.0.1:{grpc_port}", grpc_body, 32, 1)  # warm-up, not reported
-                for concurrency in CONCURRENCY:
-                    results[("hubml gRPC", concurrency)] = grpc_load(f"127.0.0.1:{grpc_port}", grpc_body,
-                                                                     concurrency, args.seconds)
+                for c in CONCURRENCY:
+                    results[("hubml gRPC", c)] = with_cpu(
+                        server, lambda: grpc_load(f"127.0.0.1:{grpc_port}", grpc_body, c, args.seconds))
     finally:
         for server, _ in servers.values():
             server.stop()
@@ -246,23 +269,23 @@ def measure(args, folder: Path) -> tuple[dict, dict]:
 
 def report(limit: dict, results: dict) -> None:
     print("\nfirst calls (ms), before any warm-up: " + ", ".join(f"{k} {v:.1f}" for k, v in limit["firsts_ms"].items()))
-    print(f"\n{'row':<42}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"\n{'row':<44}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cpu ms/req':>11}{'errors':>8}")
     lines = [
         ("in-process serving_default, 1-row calls", 1, limit["one_row_per_s"], limit["one_row_p50_ms"],
-         limit["one_row_p99_ms"], 0),
+         limit["one_row_p99_ms"], limit["cpu_ms"][0], 0),
         ("in-process serving_default, 32-row (rows/s)", 1, limit["rows_per_s_32"], limit["batch_p50_ms"],
-         limit["batch_p99_ms"], 0),
+         limit["batch_p99_ms"], limit["cpu_ms"][1], 0),
         ("in-process session (hubml), 1-row calls", 1, limit["session_one_row_per_s"],
-         limit["session_one_row_p50_ms"], limit["session_one_row_p99_ms"], 0),
+         limit["session_one_row_p50_ms"], limit["session_one_row_p99_ms"], limit["cpu_ms"][2], 0),
         ("in-process session (hubml), 32-row (rows/s)", 1, limit["session_rows_per_s_32"],
-         limit["session_batch_p50_ms"], limit["session_batch_p99_ms"], 0),
+         limit["session_batch_p50_ms"], limit["session_batch_p99_ms"], limit["cpu_ms"][3], 0),
     ]
     for label in ("hubml REST", "hubml gRPC", "hubml REST batched", "KServe REST"):
         for concurrency in CONCURRENCY:
             row = results[(label, concurrency)]
-            lines.append((label, concurrency, row["rps"], row["p50_ms"], row["p99_ms"], row["errors"]))
-    for label, concurrency, rps, p50, p99, errors in lines:
-        print(f"{label:<42}{concurrency:>5}{rps:>10.0f}{p50:>9.2f}{p99:>9.2f}{errors:>8}")
+            lines.append((label, concurrency, row["rps"], row["p50_ms"], row["p99_ms"], row["cpu_ms"], row["errors"]))
+    for label, concurrency, rps, p50, p99, cpu, errors in lines:
+        print(f"{label:<44}{concurrency:>5}{rps:>10.0f}{p50:>9.2f}{p99:>9.2f}{cpu:>11.3f}{errors:>8}")
     kserve = {c: results[("KServe REST", c)]["rps"] for c in CONCURRENCY}
     print(f"\nrest_vs_kserve={results[('hubml REST', 8)]['rps'] / kserve[8]:.2f} "
           f"batched_vs_kserve={results[('hubml REST batched', 32)]['rps'] / kserve[32]:.2f} "
