@@ -60,7 +60,7 @@ class Client:
         endpoint that fails to start is removed and `EndpointFailed` says why.
         """
         source = model.id if isinstance(model, Job) else model
-        name = name or default_endpoint_name(source)
+        name = name or default_endpoint_name(model)
         record = self.backend.deploy(DeploySpec(name=name, model=source, version=version, replicas=replicas,
                                                 batching=batching))
         endpoint = Endpoint(self, record)
@@ -106,6 +106,8 @@ class Client:
         return f"Client(backend={self.settings.backend!r}, storage={self.settings.storage!r})"
 
 
-def default_endpoint_name(model: str) -> str:
-    """A model name or job id as it is; a folder or URL by its last part."""
+def default_endpoint_name(model: str | Job) -> str:
+    """A job's endpoint is named after the model it exported; a model name as it is; a folder or URL by its last part."""
+    if isinstance(model, Job):
+        return (model.model or {}).get("model") or model.name
     return slugify(model.rstrip("/").rsplit("/", 1)[-1])

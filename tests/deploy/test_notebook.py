@@ -58,10 +58,11 @@ def stdout_of(cell) -> str:
 
 def test_train_deploy_and_predict_from_one_notebook_under_papermill(tmp_path, kernel, client, hubml_home):
     result, executed = run_papermill(tmp_path, kernel, [
-        "%load_ext hubml", TRAIN, "job = _", "endpoint = %deploy job --name nb-model",
-        "%predict nb-model [[0.1, 0.2, 0.3, 0.4]]", CHECK, "endpoint.undeploy()"])
+        "%load_ext hubml", TRAIN, "job = _", "endpoint = %deploy job",  # named after the job's model
+        "%predict nbtrain [[0.1, 0.2, 0.3, 0.4]]", CHECK, "endpoint.undeploy()"])
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "as endpoint nb-model on local; waiting until it serves" in stdout_of(executed.cells[3])
+    assert "/models/nbtrain version 1 as endpoint nbtrain on local; waiting until it serves" in stdout_of(
+        executed.cells[3])
     answer = json.loads(stdout_of(executed.cells[4]))
     assert len(answer) == 1 and len(answer[0]) == 1 and isinstance(answer[0][0], float)
     assert "PREDICTED (2, 1)" in stdout_of(executed.cells[5])
