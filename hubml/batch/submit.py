@@ -16,12 +16,16 @@ from __future__ import annotations
 import ast
 import dataclasses
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubml.batch.execute import DEFAULT_KERNEL
 from hubml.bundle import shipped_name
 from hubml.exceptions import InvalidArgument
-from hubml.specs import TrainSpec, slugify
+from hubml.specs import Resources, TrainSpec, slugify
+
+if TYPE_CHECKING:
+    from hubml.client import Client
+    from hubml.handles.job import Job
 
 RUNNER = "from hubml.batch.execute import run\n\nrun({notebook!r}, output={output!r}, kernel={kernel!r})\n"
 
@@ -101,27 +105,25 @@ def top_level_imports(cell: str) -> set[str]:
 
 def base_spec(notebook: str, options: dict[str, Any]) -> TrainSpec:
     """A spec from `TrainSpec` keywords, with `cpu`, `memory`, `gpus` as in `Client.train`."""
-    from hubml.specs import Resources
-
     resources = Resources(**{key: options.pop(key) for key in ("cpu", "memory", "gpus") if key in options})
     return TrainSpec(name=options.pop("name", None) or default_name(notebook), resources=resources, **options)
 
 
-def submit(client: Any, notebook: str, parameters: dict[str, Any] | None = None, *, output: str | None = None,
-           kernel: str = DEFAULT_KERNEL, **options: Any) -> Any:
+def submit(client: Client, notebook: str, parameters: dict[str, Any] | None = None, *, output: str | None = None,
+           kernel: str = DEFAULT_KERNEL, **options: Any) -> Job:
     """Run `notebook` with papermill as a job now; returns its `Job` at once (see `Job.follow`)."""
     spec = notebook_spec(notebook, parameters, output=output, kernel=kernel, base=base_spec(notebook, options))
     return client.submit(spec)
 
 
-def schedule(client: Any, notebook: str, cron: str, parameters: dict[str, Any] | None = None, *,
+def schedule(client: Client, notebook: str, cron: str, parameters: dict[str, Any] | None = None, *,
              output: str | None = None, kernel: str = DEFAULT_KERNEL, **options: Any) -> dict[str, Any]:
     """Run `notebook` on a cron schedule (a Kubernetes CronJob); returns the CronJob as the cluster stored it."""
     spec = notebook_spec(notebook, parameters, output=output, kernel=kernel, base=base_spec(notebook, options))
     return schedule_spec(client, spec, cron)
 
 
-def schedule_spec(client: Any, spec: TrainSpec, cron: str) -> dict[str, Any]:
+def schedule_spec(client: Client, spec: TrainSpec, cron: str) -> dict[str, Any]:
     if client.backend.name != "kubernetes":
         raise InvalidArgument("--schedule", f"the {client.backend.name} backend has no scheduler: schedules are "
                               "Kubernetes CronJobs (--backend kubernetes); locally, call `hubml run` from cron")

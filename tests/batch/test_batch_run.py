@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import nbformat
 
+import hubml.batch
 from hubml import storage
 
 from batch_helpers import outputs_text, write_notebook
@@ -55,12 +56,10 @@ def test_a_failing_cell_saves_the_output_with_the_error_banner_and_fails_the_job
     assert "loaded 25 rows" in outputs_text(output) and "never printed" not in outputs_text(output)
 
 
-def test_on_object_storage_the_output_notebook_is_uploaded(s3_storage, tmp_path, client, hubml_cli):
+def test_on_object_storage_the_output_notebook_is_uploaded(s3_storage, tmp_path, client):
+    """Through the Python API, `hubml.batch.submit`."""
     notebook = write_notebook(tmp_path / "s3.ipynb", "print('greeting:', greeting)", parameters="greeting = 'hi'")
-    code, out, err = hubml_cli("run", notebook, "-p", "greeting", "hello s3")
-    assert code == 0, err
-    (job,) = client.jobs()
+    job = hubml.batch.submit(client, notebook, {"greeting": "hello s3"}, cpu=1).wait(timeout=180)
     output = storage.join(s3_storage, "jobs", job.id, "output.ipynb")
-    assert f"output notebook: {output}" in out
     book = nbformat.reads(storage.read_text(output), as_version=4)
     assert "greeting: hello s3" in "".join(o.get("text", "") for c in book.cells for o in c.get("outputs", []))
