@@ -102,7 +102,8 @@ async def test_endpoint_lifecycle_deploy_list_predict_undeploy(jp_fetch, submit,
     created = body(await jp_fetch("hubml", "api", "endpoints", method="POST",
                                   body=json.dumps({"job": job.id, "name": "doubler"})))
     assert created["name"] == "doubler" and created["state"] in ("PENDING", "READY")
-    eventually(lambda: client.endpoint("doubler").state == "READY", timeout=90)
+    eventually(lambda: client.endpoint("doubler").state != "PENDING", timeout=90)
+    assert client.endpoint("doubler").state == "READY", client.endpoint("doubler").record
     listed = body(await jp_fetch("hubml", "api", "endpoints"))["endpoints"]
     assert [(item["name"], item["state"], item["versions"]) for item in listed] == [("doubler", "READY", [1])]
 
