@@ -36,6 +36,7 @@ MAGIC_CASES = [
     ("%%train --files /nonexistent\nprint(1)", "--files: '/nonexistent' does not exist"),
     ("%%train --files ..\nprint(1)", "--files: '..' would ship the current, a parent or the root folder whole"),
     ("%%train --files /\nprint(1)", "--files: '/' would ship the current, a parent or the root folder whole"),
+    ("%%train --files .\nprint(1)", "--files: '.' would ship the current, a parent or the root folder whole"),
     ("%%train --requirements /nonexistent\nprint(1)", "--requirements: '/nonexistent' is not a file"),
     ("%train --package /nonexistent --module task", "--package: '/nonexistent' is not a folder"),
     ("%train --package . --module 'os;id'", "--module: \"'os;id'\" is not a dotted module name"),
@@ -58,6 +59,13 @@ def test_bad_magic_input_is_a_usage_error_and_submits_nothing(shell, client, hub
     assert isinstance(caught.value, UsageError) or caught.value.exit_code == 1  # NotFound is not a usage error
     assert client.jobs() == [] and client.endpoints() == []
     assert not (hubml_home / "storage" / "jobs").exists() or not os.listdir(hubml_home / "storage" / "jobs")
+
+
+def test_shipping_a_folder_that_holds_hubmls_storage_is_refused_before_copying(client, hubml_home, tmp_path):
+    (tmp_path / "data.txt").write_text("x")
+    with pytest.raises(InvalidArgument, match="holds hubml's storage"):
+        client.train("print(1)", name="whole", files=[str(tmp_path)])
+    assert client.jobs() == [] and list(hubml_home.rglob("data.txt")) == []
 
 
 # --- specs ------------------------------------------------------------------------------------------
