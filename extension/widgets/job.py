@@ -18,6 +18,7 @@ from hubml.handles.job import LOG_TAIL_LINES
 from hubml.progress import HIDDEN, progress_line
 
 if TYPE_CHECKING:
+    from hubml.handles.endpoint import Endpoint
     from hubml.handles.job import Job
 
 
@@ -35,7 +36,7 @@ class JobWidget(HandleWidget):
                                                layout=ipywidgets.Layout(display="none"))
         self.cancel_button.on_click(lambda button: self.act(button, self._cancel))
         self.deploy_button.on_click(lambda button: self.act(button, self._deploy))
-        self.endpoint: Any = None
+        self.endpoint: Endpoint | None = None  # once the Deploy button deployed the model
         self._log_tail: deque[str] = deque(maxlen=log_lines)
         self._log_cursor: dict | None = None
         self._metric_count = -1
@@ -86,16 +87,18 @@ class JobWidget(HandleWidget):
     def _show_buttons(self, record: JobRecord) -> None:
         self.cancel_button.layout.display = "none" if record.final else ""
         exported = record.state == "SUCCEEDED" and self.job.model is not None
-        can_deploy = exported and hasattr(self.job.client, "deploy")
-        self.deploy_button.layout.display = "" if can_deploy else "none"
+        self.deploy_button.layout.display = "" if exported else "none"
 
     def _cancel(self) -> str:
         return f"{self.job.cancel().id} {self.job.state}"
 
     def _deploy(self) -> str:
+        from hubml.extension.widgets.endpoint import EndpointWidget
+
         model = self.job.model
-        self.endpoint = self.job.client.deploy(self.job, name=model["model"])
-        return f"deployed {model['model']} version {model['version']}: {self.endpoint!r}"
+        self.endpoint = self.job.deploy(name=model["model"])
+        self.children = (*self.children, EndpointWidget(self.endpoint))  # its try-it box, right here
+        return f"deployed {model['model']} version {model['version']}"
 
 
 def progress_of(metrics: list[dict[str, Any]]) -> tuple[int, int | None]:

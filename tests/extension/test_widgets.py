@@ -53,7 +53,8 @@ def test_deploy_button_then_endpoint_widget_try_it(submit, client, eventually):
     eventually(lambda: widget.endpoint is not None, timeout=120)
     assert "deployed doubler version 1" in widget.message.value
 
-    endpoint = EndpointWidget(client.endpoint("doubler"), interval=FAST)
+    endpoint = widget.children[-1]  # the job's widget shows the endpoint it deployed
+    assert isinstance(endpoint, EndpointWidget) and endpoint.endpoint.name == "doubler"
     eventually(lambda: "READY" in endpoint.header.value)
     assert "versions</th><td>1<" in endpoint.addresses.value and ":predict" in endpoint.addresses.value
     assert not endpoint.poller.running  # serving: nothing left to wait for
