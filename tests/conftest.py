@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,13 +23,33 @@ S3_ACCESS_KEY, S3_SECRET_KEY = "hubml-test-key", "hubml-test-secret"
 
 @pytest.fixture
 def hubml_home(tmp_path, monkeypatch) -> Path:
-    """A private HUBML_HOME with default (file://) storage, for one test."""
+    """A private HUBML_HOME with default (file://) storage, for one test.
+
+    Whatever detached process the test left behind under this home (a job's
+    supervisor, an endpoint, a sweep driver) is ended with its process group.
+    """
     home = tmp_path / "hubml-home"
     monkeypatch.setenv("HUBML_HOME", str(home))
     for name in ("HUBML_STORAGE", "HUBML_BACKEND", "TF_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    return home
+    yield home
+    end_processes_of(home)
+
+
+def end_processes_of(home: Path) -> None:
+    marker = str(home).encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                if marker not in handle.read():
+                    continue
+            os.killpg(int(entry), signal.SIGKILL) if os.getpgid(int(entry)) == int(entry) else \
+                os.kill(int(entry), signal.SIGKILL)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
 
 
 @pytest.fixture
@@ -99,7 +120,7 @@ def seaweedfs(tmp_path_factory):
                f"-master.port={ports['master']}", f"-volume.port={ports['volume']}", "-filer",
                f"-filer.port={ports['filer']}", "-s3", f"-s3.port={ports['s3']}", f"-s3.config={config}",
                # Fixed default ports would collide between parallel runs: turn those services off.
-               "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=20", "-master.volumeSizeLimitMB=64"]
+               "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=0", "-master.volumeSizeLimitMB=32"]
     log = open(folder / "weed.log", "wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{ports['s3']}"
