@@ -38,7 +38,7 @@ READ_VERBS = ["get", "list", "watch"]
 
 # What a notebook may do in its own namespace (issue 4, "Tenancy").
 NOTEBOOK_RULES: list[dict[str, Any]] = [
-    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ALL_VERBS},
+    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ALL_VERBS},
     {"apiGroups": [""], "resources": ["pods", "services", "configmaps"], "verbs": ALL_VERBS},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ALL_VERBS},

@@ -47,7 +47,7 @@ def test_the_notebook_role_stays_inside_its_namespace():
     role = tenancy.notebook_role(NAMESPACE, "ada")
     assert role["kind"] == "Role" and role["metadata"]["namespace"] == NAMESPACE
     writable = {resource for rule in role["rules"] if "create" in rule["verbs"] for resource in rule["resources"]}
-    assert writable == {"jobs", "pods", "services", "configmaps", "deployments"}
+    assert writable == {"jobs", "cronjobs", "pods", "services", "configmaps", "deployments"}
     secrets = next(rule for rule in role["rules"] if "secrets" in rule["resources"])
     assert secrets["verbs"] == ["get", "list", "watch"]
 

@@ -200,7 +200,7 @@ def test_the_notebook_role_stays_in_its_namespace_and_reads_secrets_only():
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "hubml-notebook", "namespace": NAMESPACE}]
     verbs = {(group, resource): rule["verbs"] for rule in role["rules"]
              for group in rule["apiGroups"] for resource in rule["resources"]}
-    assert set(verbs) == {("batch", "jobs"), ("", "pods"), ("", "pods/log"), ("", "services"), ("", "configmaps"),
+    assert set(verbs) == {("batch", "jobs"), ("batch", "cronjobs"), ("", "pods"), ("", "pods/log"), ("", "services"), ("", "configmaps"),
                           ("apps", "deployments"), ("", "secrets"), ("", "resourcequotas")}
     assert verbs["", "secrets"] == ["get", "list", "watch"]
     assert "*" not in json.dumps(role["rules"])

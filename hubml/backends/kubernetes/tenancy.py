@@ -31,7 +31,7 @@ NAMESPACE_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 EVERY_VERB = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
 READ_VERBS = ["get", "list", "watch"]
 NOTEBOOK_RULES: list[dict[str, Any]] = [
-    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": EVERY_VERB},
+    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": EVERY_VERB},
     {"apiGroups": [""], "resources": ["pods", "services", "configmaps"], "verbs": EVERY_VERB},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": EVERY_VERB},
