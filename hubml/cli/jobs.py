@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 from hubml.client import Client
 from hubml.formatting import jobs_table
@@ -54,20 +53,13 @@ def submit_job(args: argparse.Namespace) -> int:
             submit_error(f"{args.script!r} is not a file")
         with open(args.script) as handle:
             code = handle.read()
-    elif not args.package:
-        submit_error("give a SCRIPT to run, or --package DIR --module pkg.mod")
-    stem = args.script or args.module or "job"
+    elif not args.package and not args.zoo:
+        submit_error("give a SCRIPT to run, --package DIR --module pkg.mod, or --zoo RECIPE")
+    stem = args.script or args.module or args.zoo or "job"
     name = slugify(os.path.splitext(os.path.basename(stem))[0].replace(".", "-"))
     job = Client(args.backend).submit(train_spec(args, code, name))
     print(f"Submitted {job.id}", flush=True)
-    if args.detach:
-        return 0
-    try:
-        job.follow()
-    except KeyboardInterrupt:
-        print(f"Interrupted: cancelled job {job.cancel().id} ({job.state}).", file=sys.stderr)
-        return 130
-    return 0
+    return 0 if args.detach or job.follow_or_cancel() else 130
 
 
 def submit_error(message: str) -> None:

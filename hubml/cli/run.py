@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from hubml import storage
 from hubml.batch.execute import DEFAULT_KERNEL, OUTPUT_NAME
 from hubml.batch.submit import default_name, notebook_spec, output_url, schedule_spec
 from hubml.client import Client
-from hubml.handles.job import Job
 from hubml.options import TRAIN_OPTIONS, add_options, train_spec
 from hubml.specs import parse_hparam
 
@@ -51,14 +49,6 @@ def run_notebook(args: argparse.Namespace) -> int:
     job = client.submit(spec)
     output = output_url(args.output, ".") or storage.join(client.backend.job_url(job.id), OUTPUT_NAME)
     print(f"Submitted {job.id}; output notebook: {output.replace('{job}', job.id)}", flush=True)
-    return 0 if args.detach else follow_or_cancel(job)
+    return 0 if args.detach or job.follow_or_cancel() else 130
 
 
-def follow_or_cancel(job: Job) -> int:
-    """Print the job's log until it ends (raising `JobFailed` if it fails); Ctrl-C cancels it, exit code 130."""
-    try:
-        job.follow()
-    except KeyboardInterrupt:
-        print(f"Interrupted: cancelled job {job.cancel().id} ({job.state}).", file=sys.stderr)
-        return 130
-    return 0

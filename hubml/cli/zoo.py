@@ -59,13 +59,12 @@ def describe_recipe(args: argparse.Namespace) -> int:
 
 
 def train_recipe(args: argparse.Namespace) -> int:
-    from hubml.cli.run import follow_or_cancel
     from hubml.client import Client
 
     args.zoo = args.recipe
     job = Client(args.backend).submit(train_spec(args, None, args.recipe))
     print(f"Submitted {job.id} (recipe {args.recipe}, model {job.spec.model})", flush=True)
-    return 0 if args.detach else follow_or_cancel(job)
+    return 0 if args.detach or job.follow_or_cancel() else 130
 
 
 def deploy_recipe(args: argparse.Namespace) -> int:

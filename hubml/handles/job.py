@@ -115,6 +115,16 @@ class Job:
         self._print_progress(out, seen_metrics)
         return self._check(raise_on_failure)
 
+    def follow_or_cancel(self) -> bool:
+        """`follow`, but an interrupt cancels the job rather than leaving it running unseen; False then."""
+        try:
+            self.follow()
+        except KeyboardInterrupt:
+            self.cancel()
+            print(f"Interrupted: cancelled job {self.id} ({self.state}).", flush=True)
+            return False
+        return True
+
     def _print_progress(self, out: TextIO, seen: int) -> int:
         metrics = self.metrics()
         if len(metrics) > seen:

@@ -18,7 +18,7 @@ def hubml(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["train.py", "--files", "missing.csv"], "--files: 'missing.csv' does not exist"),
     (["--package", "."], "--package: needs --module"),
     (["missing.py"], "'missing.py' is not a file"),
-    ([], "give a SCRIPT to run"),
+    ([], "give a SCRIPT to run, --package DIR --module pkg.mod, or --zoo RECIPE"),
 ])
 def test_bad_submit_exits_2_and_submits_nothing(hubml_home, tmp_path, args, message):
     (tmp_path / "train.py").write_text("print('never runs')\n")

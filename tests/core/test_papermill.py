@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import nbformat
-import pytest
 
 
 def notebook(path, body: str) -> str:

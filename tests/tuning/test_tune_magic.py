@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from IPython.core.error import UsageError
 
-from hubml.exceptions import SweepFailed
 from hubml.handles.sweep import Sweep
 
 # Synthetic data whose accuracy after four epochs depends strongly on Adam's learning rate:
