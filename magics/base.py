@@ -1,16 +1,27 @@
 """What every hubml magic class shares: a configurable `Client` per backend, and the notebook's name."""
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
 from typing import Callable
 
 from IPython.core import magic_arguments
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, magics_class
 
 from hubml.client import Client
 from hubml.options import Option
 from hubml.specs import slugify
+
+
+def parse_arguments(magic: Callable, line: str) -> argparse.Namespace:
+    """`parse_argstring`, with an unbalanced quote a `UsageError` like any other bad argument
+    (it splits the line with shlex, whose ValueError would otherwise show as a traceback)."""
+    try:
+        return magic_arguments.parse_argstring(magic, line)
+    except ValueError as error:
+        raise UsageError(f"cannot split the arguments: {error} in {line!r}") from None
 
 
 def with_options(options: list[Option]) -> Callable:

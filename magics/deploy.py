@@ -23,7 +23,7 @@ from hubml.exceptions import InvalidArgument
 from hubml.formatting import endpoints_table
 from hubml.handles.endpoint import Endpoint, jsonable, split_request_body
 from hubml.handles.job import Job
-from hubml.magics.base import HubMLMagics, with_options
+from hubml.magics.base import HubMLMagics, parse_arguments, with_options
 from hubml.options import DEPLOY_OPTIONS, deploy_arguments
 
 PREDICT_OPTIONS = {"--protocol": str, "--signature": str, "--version": int}
@@ -42,7 +42,7 @@ class DeployMagics(HubMLMagics):
         """
         if cell is not None and cell.strip():
             line = " ".join(filter(None, [line, yaml_as_arguments(cell)]))
-        args = magic_arguments.parse_argstring(self.deploy, line)
+        args = parse_arguments(self.deploy, line)
         if not args.model:
             raise InvalidArgument("MODEL", "name a model, a model folder, a job id or a variable holding a Job")
         model = self.shell.user_ns.get(args.model) if args.model.isidentifier() else None
@@ -76,7 +76,7 @@ class DeployMagics(HubMLMagics):
     @line_magic
     def undeploy(self, line: str) -> None:
         """Stop an endpoint and forget it."""
-        args = magic_arguments.parse_argstring(self.undeploy, line)
+        args = parse_arguments(self.undeploy, line)
         self.client().undeploy(args.endpoint)
         print(f"{args.endpoint} undeployed")
 

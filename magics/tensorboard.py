@@ -5,7 +5,7 @@ from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
 
-from hubml.magics.base import HubMLMagics
+from hubml.magics.base import HubMLMagics, parse_arguments
 from hubml.tensorboard import TensorBoard
 
 
@@ -20,7 +20,7 @@ class TensorBoardMagics(HubMLMagics):
         """Start (or find) TensorBoard for a job or sweep and show it; the TensorBoard keeps running detached."""
         from hubml import tensorboard
 
-        args = magic_arguments.parse_argstring(self.tensorboard, line)
+        args = parse_arguments(self.tensorboard, line)
         if bool(args.job) == bool(args.sweep):
             raise UsageError("%tensorboard: give --job ID or --sweep ID")
         client = self.client()

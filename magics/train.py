@@ -8,7 +8,7 @@ from IPython.core.magic import line_cell_magic, line_magic, magics_class
 
 from hubml.formatting import jobs_table
 from hubml.handles.job import Job
-from hubml.magics.base import HubMLMagics, with_options
+from hubml.magics.base import HubMLMagics, parse_arguments, with_options
 from hubml.options import TRAIN_OPTIONS, train_spec
 
 
@@ -23,12 +23,14 @@ class TrainMagics(HubMLMagics):
         instead of a cell. By default the cell waits, printing every replica's log lines and a
         progress line from reported metrics; interrupting it cancels the job.
         """
-        args = magic_arguments.parse_argstring(self.train, line)
+        args = parse_arguments(self.train, line)
         spec = train_spec(args, cell, self.default_name(), source_dir=os.getcwd())
         job = self.client(args.backend).submit(spec)
         print(f"Submitted {job.id} ({', '.join(f'{r}:{n}' for r, n in spec.replicas.items())}) "
               f"on {job.client.settings.backend}")
-        return job if args.detach else follow_or_cancel(job)
+        if not args.detach:
+            job.follow_or_cancel()
+        return job
 
     @line_magic
     def jobs(self, line: str = "") -> None:
@@ -44,7 +46,7 @@ class TrainMagics(HubMLMagics):
     @line_magic
     def logs(self, line: str) -> None:
         """Print a job's logs, every replica's lines prefixed with its role and index."""
-        args = magic_arguments.parse_argstring(self.logs, line)
+        args = parse_arguments(self.logs, line)
         job = self.client().job(args.job)
         for log_line in job.logs(follow=args.follow, resume=args.follow and not args.from_start):
             print(log_line, flush=True)
@@ -54,16 +56,7 @@ class TrainMagics(HubMLMagics):
     @line_magic
     def cancel(self, line: str) -> None:
         """Cancel a job, ending every replica."""
-        args = magic_arguments.parse_argstring(self.cancel, line)
+        args = parse_arguments(self.cancel, line)
         job = self.client().cancel(args.job)
         print(f"{job.id} {job.state}")
 
-
-def follow_or_cancel(job: Job) -> Job:
-    """Follow until final; an interrupt cancels the job rather than leaving it running unseen."""
-    try:
-        return job.follow()
-    except KeyboardInterrupt:
-        job.cancel()
-        print(f"Interrupted: cancelled job {job.id} ({job.state}).")
-        return job

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import os
 
-from IPython.core import magic_arguments
 from IPython.core.magic import cell_magic, line_magic, magics_class
 
 from hubml.extension.display import run_by_batch_executor
 from hubml.handles.sweep import Sweep
-from hubml.magics.base import HubMLMagics, with_options
+from hubml.magics.base import HubMLMagics, parse_arguments, with_options
 from hubml.tuning.options import SWEEP_OPTIONS, tune_spec
 from hubml.tuning.text import sweeps_table
 
@@ -24,7 +23,7 @@ class TuneMagics(HubMLMagics):
         cancels the sweep. With `--detach` it returns at once (not under papermill
         or nbconvert, where the cell always waits, and fails if the sweep fails).
         """
-        args = magic_arguments.parse_argstring(self.tune, line)
+        args = parse_arguments(self.tune, line)
         spec = tune_spec(args, cell, self.default_name(), source_dir=os.getcwd())
         sweep = self.client(args.backend).tune(spec)
         print(f"Started sweep {sweep.id}: {spec.budget} trials, {spec.parallel} at a time, {spec.algorithm} "
