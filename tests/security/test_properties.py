@@ -123,11 +123,10 @@ option_words = st.lists(st.sampled_from(["--workers", "--ps", "--chief", "--memo
 
 
 def parse_magic_line(line: str):
-    from IPython.core import magic_arguments
-
+    from hubml.magics.base import parse_arguments
     from hubml.magics.train import TrainMagics
 
-    return magic_arguments.parse_argstring(TrainMagics.train, line)
+    return parse_arguments(TrainMagics.train, line)
 
 
 @pytest.fixture(scope="module")
