@@ -32,6 +32,7 @@ MAGIC_CASES = [
     ("%%train --hparam lr\nprint(1)", "--hparam: 'lr' has no '='"),
     ("%%train --hparam os.system=1\nprint(1)", "--hparam: 'os.system' is not a Python identifier"),
     ("%%train --bogus\nprint(1)", "unrecognized arguments: --bogus"),
+    ("%%train --name 'unclosed\nprint(1)", "cannot split the arguments: No closing quotation"),
     ("%%train\nprint(", "code: syntax error on line 1"),
     ("%%train --files /nonexistent\nprint(1)", "--files: '/nonexistent' does not exist"),
     ("%%train --files ..\nprint(1)", "--files: '..' would ship the current, a parent or the root folder whole"),
