@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run quickstart test browser bench clean
+.PHONY: venv run quickstart test bench clean
 
 venv: $(STAMP)
 
@@ -23,11 +23,8 @@ quickstart: venv
 	$(PY) -m hubml.quickstart
 
 # Everything the suite drives for real: the venv, the hub's proxy, the built sidebar, Debian's Chromium.
-test: venv hub-deps labextension browser
+test: venv hub-deps labextension chromium
 	$(PY) -m pytest tests
-
-browser:
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

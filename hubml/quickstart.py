@@ -19,6 +19,7 @@ def main() -> int:
     client = Client()
     output = os.path.join(client.settings.home, "runs", "quickstart-output.ipynb")
     os.makedirs(os.path.dirname(output), exist_ok=True)
+    os.environ["HUBML_PLAIN"] = "1"  # the output notebook holds text, not widgets nobody will see live
     print(f"Running {NOTEBOOK} with papermill (HUBML_HOME={client.settings.home}) ...", flush=True)
     papermill.execute_notebook(NOTEBOOK, output, kernel_name="python3", log_output=True, progress_bar=False)
     job = [job for job in client.jobs() if job.name == "quickstart"][-1]
