@@ -11,8 +11,8 @@ import os
 
 import pytest
 import requests
-from conftest import MAX_BODY_BYTES, start_user_server, stop
 from IPython.core.error import UsageError
+from security_helpers import MAX_BODY_BYTES, start_user_server, stop
 
 from hubml.client import Client
 from hubml.exceptions import HubMLError, InvalidArgument
