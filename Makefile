@@ -12,7 +12,7 @@ venv: $(STAMP)
 $(STAMP): setup.py requirements/base.txt requirements/test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade uv
-	$(UV) pip install --python $(PY) -r requirements/base.txt -r requirements/test.txt -e .
+	$(UV) pip install --python $(PY) --compile-bytecode -r requirements/base.txt -r requirements/test.txt -e .
 	touch $@
 
 # The local hub: prints its URL and how to log in; the quick-start notebook is in every new user's home.
@@ -24,7 +24,7 @@ quickstart: venv
 
 # Everything the suite drives for real: the venv, the hub's proxy, the built sidebar, Debian's Chromium.
 test: venv hub-deps labextension chromium
-	$(PY) -m pytest tests
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info
