@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
-HUBML = [str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "hubml")]
+HUBML = [sys.executable, "-m", "hubml.cli"]  # the `hubml` command, in whatever environment runs the tests
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
