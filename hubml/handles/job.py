@@ -7,49 +7,25 @@ from typing import TYPE_CHECKING, Any, Iterator, TextIO
 
 from hubml.backends.base import JobRecord, LogLine
 from hubml.exceptions import JobFailed
+from hubml.handles.base import Handle
 from hubml.follow import FollowBook
 from hubml.progress import progress_line
 from hubml.specs import TrainSpec
 
 if TYPE_CHECKING:
-    from hubml.client import Client
     from hubml.handles.endpoint import Endpoint
     from hubml.tensorboard import TensorBoard
 
 LOG_TAIL_LINES = 20
 
 
-class Job:
-    def __init__(self, client: Client, record: JobRecord):
-        self.client = client
-        self._record = record
-
-    @property
-    def id(self) -> str:
-        return self._record.id
-
-    @property
-    def name(self) -> str:
-        return self._record.name
-
+class Job(Handle):
     @property
     def spec(self) -> TrainSpec:
         return TrainSpec.from_dict(self._record.spec)
 
-    @property
-    def record(self) -> JobRecord:
-        """The latest record from the backend (final records are not asked for again)."""
-        if not self._record.final:
-            self._record = self.client.backend.job(self.id)
-        return self._record
-
-    @property
-    def state(self) -> str:
-        return self.record.state
-
-    @property
-    def done(self) -> bool:
-        return self.record.final
+    def _fetch(self) -> JobRecord:
+        return self.client.backend.job(self.id)
 
     @property
     def model(self) -> dict[str, Any] | None:

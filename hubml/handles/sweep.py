@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hubml.exceptions import SweepFailed
+from hubml.handles.base import Handle
 from hubml.handles.job import Job
 from hubml.redaction import redact_spec
 from hubml.tuning import launch
@@ -25,38 +26,17 @@ if TYPE_CHECKING:
 POLL_SECONDS = 0.5
 
 
-class Sweep:
+class Sweep(Handle):
     def __init__(self, client: Client, record: SweepRecord):
-        self.client = client
         self.book = SweepBook(client.settings.home)
-        self._record = record
-
-    @property
-    def id(self) -> str:
-        return self._record.id
-
-    @property
-    def name(self) -> str:
-        return self._record.name
+        super().__init__(client, record)
 
     @property
     def spec(self) -> TuneSpec:
         return self._record.tune_spec
 
-    @property
-    def record(self) -> SweepRecord:
-        """The latest record (final records are not asked for again)."""
-        if not self._record.final:
-            self._record = self.book.get(self.id)
-        return self._record
-
-    @property
-    def state(self) -> str:
-        return self.record.state
-
-    @property
-    def done(self) -> bool:
-        return self.record.final
+    def _fetch(self) -> SweepRecord:
+        return self.book.get(self.id)
 
     @property
     def trials(self) -> Any:
