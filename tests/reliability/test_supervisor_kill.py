@@ -1,0 +1,48 @@
+"""The detached supervisors themselves SIGKILLed: nothing runs on unseen, and the record says why."""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from fault_helpers import replica_pids, wait_for
+
+from hubml.backends.local.endpoint_supervisor import PROCESS_KIND
+
+SLEEPER = "import time\nprint('working', flush=True)\ntime.sleep(300)\n"
+TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "tf_serving_testdata"
+
+
+def test_a_killed_job_supervisor_takes_its_replicas_with_it_and_the_job_fails_saying_why(client):
+    job = client.train(SLEEPER, name="orphan", workers=2)
+    wait_for(lambda: sum(line.text == "working" for line in job.logs()) == 2, timeout=60, what="both replicas")
+    replicas = replica_pids(job.id, attempt=1)
+    assert len(replicas) == 2
+    os.kill(client.backend.store.job(job.id)["supervisor_pid"], signal.SIGKILL)
+
+    wait_for(lambda: replica_pids(job.id, attempt=1) == [], timeout=30, what="the replicas to die with it")
+    job.wait(timeout=30, raise_on_failure=False)
+    assert (job.state, job.record.reason) == ("FAILED", "the job's supervisor process was lost")
+
+
+def test_a_killed_endpoint_supervisor_takes_its_server_with_it_and_the_endpoint_fails_saying_why(client, tmp_path):
+    base = tmp_path / "halves"
+    base.mkdir()
+    (base / "1").symlink_to(TESTDATA / "saved_model_half_plus_two_cpu" / "00000123")
+    endpoint = client.deploy(str(base), name="halves", wait=False)
+    server = wait_for(lambda: (client.backend.store.get(PROCESS_KIND, "halves") or {}).get("serve_pid"), timeout=30,
+                      what="the server to start")
+    os.kill(endpoint.record["pid"], signal.SIGKILL)
+
+    wait_for(lambda: not os.path.exists(f"/proc/{server}") or _zombie(server), timeout=30,
+             what="the server to die with its supervisor")
+    assert (endpoint.state, endpoint.record["reason"]) == ("FAILED", "the endpoint's supervisor process was lost")
+    client.undeploy("halves")
+    assert client.endpoints() == []
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
