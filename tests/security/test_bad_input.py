@@ -49,6 +49,13 @@ MAGIC_CASES = [
     ("%deploy nonexistent-model", "MODEL: 'nonexistent-model' is not a model in"),
     ("%deploy /etc --name 'a;b'", "--name: \"'a;b'\" is not a valid name"),
     ("%predict nope [1.0]", "no endpoint named 'nope'"),
+    ("%%deploy\nmodel: [unclosed", "%%deploy: the cell is not YAML"),
+    ("%%deploy\n!!python/object/apply:os.system [\"id\"]", "%%deploy: the cell is not YAML: could not determine a constructor"),
+    ("%%deploy\n- a list", "%%deploy: the cell must be a YAML mapping"),
+    ("%%deploy\nmodel: x\nbogus: 1", "bogus: is not a %%deploy option"),
+    ("%%tune --objective loss --param lr=__import__('os')\nprint(1)", "--param: lr: unknown distribution '__import__'"),
+    ("%%tune --objective loss --param lr=uniform(1,0)\nprint(1)", "--param: lr: uniform(low, high) needs low < high"),
+    ("%%tune --objective loss --trials -1 --param lr=uniform(0,1)\nprint(1)", "--trials: -1 must be a whole number >= 1"),
 ]
 
 
