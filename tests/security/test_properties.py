@@ -115,6 +115,22 @@ def test_any_deploy_spec_validates_or_names_the_bad_field(name, model, version, 
     assert DeploySpec.from_dict(spec.to_dict()) == spec and NAME_PATTERN.match(spec.name)
 
 
+@FAST
+@given(nasty_text | st.from_regex(r"(s3|gs|file|gopher|memory)://[a-z0-9./-]{0,12}", fullmatch=True))
+def test_a_storage_root_is_absolute_or_a_known_protocol_with_a_bucket_or_refused(url):
+    from hubml.storage import check_root
+
+    try:
+        accepted = check_root(url)
+    except InvalidArgument as error:
+        assert error.argument == "storage"
+        return
+    scheme, separator, path = accepted.partition("://")
+    assert ".." not in (path if separator else accepted).split("/")
+    assert (not separator or scheme == "file") and (path if separator else accepted).startswith("/") \
+        or separator and scheme not in ("gopher", "file") and path.strip("/")
+
+
 # --- argument parsing: the magic's and the CLI's parsers over the same option declarations ----------
 
 option_words = st.lists(st.sampled_from(["--workers", "--ps", "--chief", "--memory", "--gpus", "--cpu", "--hparam",
