@@ -34,28 +34,31 @@ replica_counts = st.fixed_dictionaries({"chief": st.integers(0, 1), "worker": st
                                         "ps": st.integers(0, 3)}).filter(lambda counts: sum(counts.values()) > 0)
 
 
+def accepted(parse, text: str, argument: str):
+    """`parse(text)`, or None when it refused with `InvalidArgument` naming `argument`; any other error fails."""
+    try:
+        return parse(text)
+    except InvalidArgument as error:
+        assert error.argument == argument
+        return None
+
+
 # --- spec parsing ---------------------------------------------------------------------------------
 
 @FAST
 @given(nasty_text | names)
 def test_a_name_is_either_a_dns_label_free_of_paths_and_shell_or_refused(text):
-    try:
-        accepted = check_name(text)
-    except InvalidArgument as error:
-        assert error.argument == "--name"
+    if accepted(check_name, text, "--name") is None:
         return
-    assert accepted == text and len(text) <= MAX_NAME_LENGTH and set(text) <= set(NAME_ALPHABET)
+    assert len(text) <= MAX_NAME_LENGTH and set(text) <= set(NAME_ALPHABET)
     assert not text.startswith("-") and not text.endswith("-") and ".." not in text and "/" not in text
 
 
 @FAST
 @given(nasty_text)
 def test_memory_text_is_a_byte_count_or_refused(text):
-    try:
-        value = parse_memory(text)
-    except InvalidArgument:
-        return
-    assert isinstance(value, int) and value >= 0
+    value = accepted(parse_memory, text, "--memory")
+    assert value is None or isinstance(value, int) and value >= 0
 
 
 @FAST
@@ -68,12 +71,8 @@ def test_memory_quantities_parse_to_their_byte_count(number, unit, suffix, upper
 @FAST
 @given(nasty_text)
 def test_hparam_text_binds_an_identifier_or_is_refused(text):
-    try:
-        key, _ = parse_hparam(text)
-    except InvalidArgument as error:
-        assert error.argument == "--hparam"
-        return
-    assert key.isidentifier()
+    binding = accepted(parse_hparam, text, "--hparam")
+    assert binding is None or binding[0].isidentifier()
 
 
 @FAST
@@ -120,14 +119,11 @@ def test_any_deploy_spec_validates_or_names_the_bad_field(name, model, version, 
 def test_a_storage_root_is_absolute_or_a_known_protocol_with_a_bucket_or_refused(url):
     from hubml.storage import check_root
 
-    try:
-        accepted = check_root(url)
-    except InvalidArgument as error:
-        assert error.argument == "storage"
+    if accepted(check_root, url, "storage") is None:
         return
-    scheme, separator, path = accepted.partition("://")
-    assert ".." not in (path if separator else accepted).split("/")
-    assert (not separator or scheme == "file") and (path if separator else accepted).startswith("/") \
+    scheme, separator, path = url.partition("://")
+    assert ".." not in (path if separator else url).split("/")
+    assert (not separator or scheme == "file") and (path if separator else url).startswith("/") \
         or separator and scheme not in ("gopher", "file") and path.strip("/")
 
 
