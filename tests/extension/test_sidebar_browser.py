@@ -145,7 +145,12 @@ def test_notebook_shows_a_job_widget_and_the_sidebar_a_sweep_and_a_train_cell(pa
     cells.first.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Shift+Enter")
     output = cells.first.locator(".jp-OutputArea")
-    output.locator(".hubml-badge", has_text="SUCCEEDED").wait_for(timeout=60_000)
+    try:  # the kernel's first start imports hubml and TensorFlow's serving protos: give it time
+        output.locator(".hubml-badge", has_text="SUCCEEDED").wait_for(timeout=180_000)
+    except Exception:
+        OUTPUT.mkdir(exist_ok=True)
+        page.screenshot(path=str(OUTPUT / "notebook-widget-timeout.png"))
+        raise
     assert output.locator('svg[data-points="3"]').count() == 1  # the loss curve, one point per epoch
     assert "epoch 3" in output.inner_text()
 
