@@ -142,6 +142,8 @@ def test_notebook_shows_a_job_widget_and_the_sidebar_a_sweep_and_a_train_cell(pa
     # The handle's rich display is a live ipywidget in JupyterLab.
     page.goto(f"{lab['url']}/lab/tree/work.ipynb?token={lab['token']}")
     cells = page.locator(".jp-Notebook .jp-Cell")
+    # A cell run before the new kernel is connected is dropped, not queued: wait for it first.
+    page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for(timeout=120_000)
     cells.first.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Shift+Enter")
     output = cells.first.locator(".jp-OutputArea")
