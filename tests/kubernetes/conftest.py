@@ -1,28 +1,12 @@
 """Fixtures for the Kubernetes backend: a fake API server over HTTP and backends pointed at it."""
 from __future__ import annotations
 
-import time
-from typing import Callable
-
 import pytest
 from traitlets.config import Config
 
 from k8s_controller import Controller
 from fake_apiserver import FakeApiServer
-
-NAMESPACE, USER = "hubml-alice", "alice"
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "the condition") -> object:
-    """Poll until `condition()` is truthy; the watches deliver changes asynchronously."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
+from k8s_testing import NAMESPACE, USER
 
 @pytest.fixture
 def server():

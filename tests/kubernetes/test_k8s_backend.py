@@ -10,7 +10,7 @@ import os
 import secrets
 
 import pytest
-from conftest import NAMESPACE, wait_for
+from k8s_testing import NAMESPACE, wait_for
 
 from hubml.backends.base import CANCELLED, FAILED, PENDING, RUNNING, SUCCEEDED
 from hubml.exceptions import InvalidArgument, NotFound

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 
-from conftest import NAMESPACE, wait_for
+from k8s_testing import NAMESPACE, wait_for
 
 from hubml.backends.base import SUCCEEDED
 from hubml.specs import TrainSpec

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import NAMESPACE, wait_for
+from k8s_testing import NAMESPACE, wait_for
 from k8s_controller import Controller
 from test_k8s_quota_cli import write_kubeconfig
 

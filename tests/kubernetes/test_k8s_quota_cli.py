@@ -5,7 +5,7 @@ import json
 import sys
 
 import pytest
-from conftest import NAMESPACE, wait_for
+from k8s_testing import NAMESPACE, wait_for
 
 from hubml.cli import main
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import NAMESPACE, USER, wait_for
+from k8s_testing import NAMESPACE, USER, wait_for
 
 from hubml.backends.base import PENDING, RUNNING
 from hubml.backends.kubernetes import manifests

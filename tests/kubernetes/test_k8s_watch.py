@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import NAMESPACE, wait_for
+from k8s_testing import NAMESPACE, wait_for
 from kubernetes import client as k8s
 
 from hubml.backends.base import SUCCEEDED
