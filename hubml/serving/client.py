@@ -152,7 +152,11 @@ class PredictClient:
         for name, item in value.items():
             info = signature["inputs"].get(name)
             dtype = numpy_dtype(types_pb2.DataType.Value(info["dtype"])) if info else None
-            arrays[name] = np.asarray(item, dtype=dtype) if dtype is not None and dtype != object else np.asarray(item)
+            try:
+                arrays[name] = np.asarray(item, dtype=dtype) if dtype is not None and dtype != object \
+                    else np.asarray(item)
+            except (TypeError, ValueError) as error:  # e.g. words for a float input, or ragged rows
+                raise InvalidArgument("inputs", f"{name!r} cannot be sent as {info['dtype']}: {error}") from None
         return arrays
 
     # ---- gRPC -----------------------------------------------------------------------------------------

@@ -117,6 +117,9 @@ async def test_endpoint_lifecycle_deploy_list_predict_undeploy(jp_fetch, submit,
     not_tf_serving = await fetch_error(jp_fetch, "endpoints", "doubler", "predict", method="POST",
                                        body=json.dumps({"rows": []}))
     assert not_tf_serving.code == 400
+    words = await fetch_error(jp_fetch, "endpoints", "doubler", "predict", method="POST",
+                              body=json.dumps({"instances": [["one", "two"]]}))
+    assert words.code == 400 and "cannot be sent as DT_FLOAT" in words.response.body.decode()
 
     gone = body(await jp_fetch("hubml", "api", "endpoints", "doubler", method="DELETE"))
     assert gone == {"name": "doubler", "undeployed": True}
