@@ -5,7 +5,20 @@ import textwrap
 
 from hubml.tfconfig import cluster_spec, decider, tf_config
 
-PRINT_TF_CONFIG = "import os\nprint('TF_CONFIG=' + os.environ['TF_CONFIG'])\n"
+# Each replica prints its TF_CONFIG, then marks itself started in the job's shared checkpoint folder; the
+# chief (whose end ends the job, as in TFJob) waits for every mark, so no replica is stopped before it printed.
+PRINT_TF_CONFIG = textwrap.dedent("""
+    import json, os, time
+    config = os.environ["TF_CONFIG"]
+    print("TF_CONFIG=" + config, flush=True)
+    task = json.loads(config)["task"]
+    marks = os.path.join(os.environ["HUBML_CHECKPOINT_DIR"], "started")
+    os.makedirs(marks, exist_ok=True)
+    open(os.path.join(marks, f"{task['type']}-{task['index']}"), "w").close()
+    deadline = time.time() + 120
+    while task["type"] == "chief" and len(os.listdir(marks)) < 4 and time.time() < deadline:
+        time.sleep(0.05)
+""")
 
 
 def test_chief_ps_and_workers_get_one_consistent_cluster(client):
