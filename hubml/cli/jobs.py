@@ -45,27 +45,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def submit_job(args: argparse.Namespace) -> int:
-    if args.script and args.package:
-        submit_error("give a SCRIPT or --package/--module, not both")
-    code = None
-    if args.script:
-        if not os.path.isfile(args.script):
-            submit_error(f"{args.script!r} is not a file")
-        with open(args.script) as handle:
-            code = handle.read()
-    elif not args.package and not args.zoo:
-        submit_error("give a SCRIPT to run, --package DIR --module pkg.mod, or --zoo RECIPE")
-    stem = args.script or args.module or args.zoo or "job"
-    name = slugify(os.path.splitext(os.path.basename(stem))[0].replace(".", "-"))
+    code, name = read_source(args)
     job = Client(args.backend).submit(train_spec(args, code, name))
     print(f"Submitted {job.id}", flush=True)
     return 0 if args.detach or job.follow_or_cancel() else 130
 
 
-def submit_error(message: str) -> None:
+def read_source(args: argparse.Namespace) -> tuple[str | None, str]:
+    """The code (None for --package or --zoo) and a default name, from exactly one of SCRIPT, --package, --zoo."""
     from hubml.exceptions import InvalidArgument
 
-    raise InvalidArgument("SCRIPT", message)
+    other_sources = [flag for flag, given in (("--package", args.package), ("--zoo", args.zoo)) if given]
+    if args.script and other_sources:
+        raise InvalidArgument("SCRIPT", f"give a SCRIPT or {other_sources[0]}, not both")
+    if not args.script and not other_sources:
+        raise InvalidArgument("SCRIPT", "give a SCRIPT to run, --package DIR --module pkg.mod, or --zoo RECIPE")
+    code = None
+    if args.script:
+        if not os.path.isfile(args.script):
+            raise InvalidArgument("SCRIPT", f"{args.script!r} is not a file")
+        with open(args.script) as handle:
+            code = handle.read()
+    stem = args.script or args.module or args.zoo or "job"
+    return code, slugify(os.path.splitext(os.path.basename(stem))[0].replace(".", "-"))
 
 
 def list_jobs(args: argparse.Namespace) -> int:

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
+from hubml.cli.jobs import read_source
 from hubml.client import Client
 from hubml.options import add_options
-from hubml.specs import slugify
 from hubml.tuning.options import SWEEP_OPTIONS, tune_spec
 from hubml.tuning.text import sweeps_table
 
@@ -40,21 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def submit_sweep(args: argparse.Namespace) -> int:
-    from hubml.exceptions import InvalidArgument
-
-    other_sources = [flag for flag, given in (("--package", args.package), ("--zoo", args.zoo)) if given]
-    if args.script and other_sources:
-        raise InvalidArgument("SCRIPT", f"give a SCRIPT or {other_sources[0]}, not both")
-    if not args.script and not other_sources:
-        raise InvalidArgument("SCRIPT", "give a SCRIPT to run, --package DIR --module pkg.mod, or --zoo RECIPE")
-    code = None
-    if args.script:
-        if not os.path.isfile(args.script):
-            raise InvalidArgument("SCRIPT", f"{args.script!r} is not a file")
-        with open(args.script) as handle:
-            code = handle.read()
-    stem = args.script or args.module or args.zoo
-    name = slugify(os.path.splitext(os.path.basename(stem))[0].replace(".", "-"))
+    code, name = read_source(args)
     sweep = Client(args.backend).tune(tune_spec(args, code, name))
     print(f"Started sweep {sweep.id}", flush=True)
     if args.detach:
