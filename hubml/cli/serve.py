@@ -1,7 +1,7 @@
 """`hubml serve`: a TensorFlow-Serving-compatible model server.
 
 The flags are `tensorflow_model_server`'s, so scripts port over; `--host`,
-`--ready_file` and `--rest_api_max_body_bytes` are hubml's additions. Only
+`--ready_file`, `--rest_api_workers` and `--rest_api_max_body_bytes` are hubml's additions. Only
 argparse is imported until the command runs: the `hubml` parser imports
 every subcommand module, and `hubml serve` never loads the hubml client.
 """
@@ -38,6 +38,8 @@ def register(subparsers) -> None:
     add("--batching_parameters_file", help="BatchingParameters in text format (implies nothing without --enable_batching)")
     add("--rest_api_num_threads", type=int, default=os.cpu_count() or 1,
         help="threads running un-batched model calls for REST")
+    add("--rest_api_workers", type=int, default=1,
+        help="processes answering REST on the port, each with its own copy of the models (default 1)")
     add("--grpc_max_threads", type=int, default=16, help="gRPC worker threads")
     add("--rest_api_max_body_bytes", type=int, default=64 << 20,
         help="largest request body (REST) or message (gRPC) accepted, in bytes (default 64 MiB)")
@@ -45,7 +47,7 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _skip_keras() -> None:
+def skip_keras() -> None:
     """`import tensorflow` imports Keras eagerly (about a third of its import time here);
     a server loading SavedModels into sessions never uses it, so mark it absent."""
     import sys
@@ -56,7 +58,7 @@ def _skip_keras() -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    _skip_keras()
+    skip_keras()
     import logging
 
     from hubml.exceptions import InvalidArgument
@@ -64,21 +66,27 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # the v1 loader's deprecation notices
-    logging.getLogger("tornado.access").setLevel(logging.WARNING)  # a line per request costs throughput; 4xx/5xx stay
     if bool(args.model_config_file) == bool(args.model_base_path):
         raise InvalidArgument("--model_base_path", "give either --model_base_path or --model_config_file")
     for flag, value in (("--rest_api_num_threads", args.rest_api_num_threads), ("--grpc_max_threads", args.grpc_max_threads),
-                        ("--rest_api_max_body_bytes", args.rest_api_max_body_bytes)):
+                        ("--rest_api_max_body_bytes", args.rest_api_max_body_bytes),
+                        ("--rest_api_workers", args.rest_api_workers)):
         if value < 1:
             raise InvalidArgument(flag, "must be at least 1")
     model_config = (config.read_model_config(args.model_config_file) if args.model_config_file
                     else config.single_model_config(args.model_name, args.model_base_path))
     batching = config.read_batching_options(args.batching_parameters_file) if args.enable_batching else None
 
+    if args.rest_api_workers > 1 and not args.rest_api_port:
+        raise InvalidArgument("--rest_api_workers", "REST workers need REST: set --rest_api_port")
+    from hubml.serving.workers import prepare_runtime_dir
+
+    runtime_dir = prepare_runtime_dir(args.rest_api_workers)  # before the metrics module is imported
     from hubml.serving.server import ServeOptions, serve
 
     return serve(ServeOptions(
         model_config=model_config, host=args.host, grpc_port=args.port, rest_port=args.rest_api_port,
         poll_seconds=args.file_system_poll_wait_seconds, batching=batching, rest_threads=args.rest_api_num_threads,
         grpc_threads=args.grpc_max_threads, max_body_bytes=args.rest_api_max_body_bytes, ready_file=args.ready_file,
+        rest_workers=args.rest_api_workers, runtime_dir=runtime_dir,
     ))

@@ -6,11 +6,13 @@ requested outputs, trailing input shapes and dtypes) until `max_batch_size`
 rows are reached or `batch_timeout_micros` have passed since that oldest
 task arrived, concatenates their inputs along the first axis, runs the model
 once and hands each task its own rows back. A task larger than
-`max_batch_size` runs on its own. REST awaits the task's future on the event
-loop; gRPC worker threads block on it.
+`max_batch_size` runs on its own. gRPC worker threads block on a task's
+future; REST awaits an asyncio future, and a batch settles all of its REST
+tasks with one callback on the event loop rather than one wake-up per task.
 """
 from __future__ import annotations
 
+import asyncio
 import collections
 import threading
 import time
@@ -32,8 +34,9 @@ class _Task:
     output_keys: list[str] | None
     rows: int
     key: tuple
+    future: Future | asyncio.Future
+    loop: asyncio.AbstractEventLoop | None = None  # set when `future` is an asyncio future
     enqueued: float = field(default_factory=time.monotonic)
-    future: Future = field(default_factory=Future)
 
 
 class Batcher:
@@ -55,10 +58,21 @@ class Batcher:
 
     def submit(self, servable, signature_name: str, inputs: dict[str, np.ndarray],
                output_keys: list[str] | None) -> Future:
+        """A future of the task's outputs, for a thread to block on."""
+        return self._enqueue(servable, signature_name, inputs, output_keys, Future(), None)
+
+    def submit_async(self, servable, signature_name: str, inputs: dict[str, np.ndarray],
+                     output_keys: list[str] | None) -> asyncio.Future:
+        """An asyncio future of the task's outputs, settled on the running loop."""
+        loop = asyncio.get_running_loop()
+        return self._enqueue(servable, signature_name, inputs, output_keys, loop.create_future(), loop)
+
+    def _enqueue(self, servable, signature_name: str, inputs: dict[str, np.ndarray], output_keys: list[str] | None,
+                 future, loop: asyncio.AbstractEventLoop | None):
         rows = next(iter(inputs.values())).shape[0]
         shapes = tuple(sorted((name, value.dtype.str, value.shape[1:]) for name, value in inputs.items()))
         key = (id(servable), signature_name, tuple(output_keys or ()), shapes)
-        task = _Task(servable, signature_name, inputs, output_keys, rows, key)
+        task = _Task(servable, signature_name, inputs, output_keys, rows, key, future, loop)
         with self._has_work:
             if self._queued_rows >= self.options.max_enqueued_batches * self.options.max_batch_size:
                 raise ServingError("UNAVAILABLE", "The batch scheduling queue to which this task was submitted is full")
@@ -128,13 +142,13 @@ class Batcher:
             outputs = first.servable.run(first.signature_name, inputs, first.output_keys)
             _check_batched(outputs, padded)
         except BaseException as error:  # every waiting request must hear about it
-            for task in batch:
-                task.future.set_exception(error)
+            _settle([(task, error) for task in batch])
             return
-        start = 0
+        outcomes, start = [], 0
         for task in batch:
-            task.future.set_result({name: value[start:start + task.rows] for name, value in outputs.items()})
+            outcomes.append((task, {name: value[start:start + task.rows] for name, value in outputs.items()}))
             start += task.rows
+        _settle(outcomes)
 
     def _padded_size(self, rows: int) -> int:
         """The smallest allowed batch size holding `rows` (TF Serving pads up to it)."""
@@ -142,6 +156,35 @@ class Batcher:
             if size >= rows:
                 return size
         return rows
+
+
+def _settle(outcomes: list[tuple[_Task, object]]) -> None:
+    """Give each task its outputs or error: thread futures here, asyncio futures in one call per loop."""
+    on_loops: dict[asyncio.AbstractEventLoop, list[tuple[_Task, object]]] = collections.defaultdict(list)
+    for task, outcome in outcomes:
+        if task.loop is None:
+            _set_outcome(task.future, outcome)
+        else:
+            on_loops[task.loop].append((task, outcome))
+    for loop, items in on_loops.items():
+        try:
+            loop.call_soon_threadsafe(_set_outcomes, items)
+        except RuntimeError:  # the loop closed: the server is stopping and nobody waits any more
+            pass
+
+
+def _set_outcomes(items: list[tuple[_Task, object]]) -> None:
+    for task, outcome in items:
+        _set_outcome(task.future, outcome)
+
+
+def _set_outcome(future, outcome) -> None:
+    if future.done():  # an asyncio future whose request was cancelled
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def _pad(value: np.ndarray, rows: int) -> np.ndarray:

@@ -11,17 +11,21 @@ produces the error messages.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import simdjson
 
 _ARRAY_KEYS = ("instances", "inputs")
 _ALLOWED_KEYS = frozenset(_ARRAY_KEYS + ("signature_name",))
+_parsers = threading.local()  # a Parser keeps its buffers between documents, but serves one thread
 
 
 def parse_numeric_request(body: bytes) -> tuple[str, np.ndarray, str | None] | None:
     """(`instances` or `inputs`, the float64 array, signature_name) for a plain numeric body, else None."""
+    parser = getattr(_parsers, "parser", None) or _new_parser()
     try:
-        document = simdjson.Parser().parse(body)
+        document = parser.parse(body)
     except (ValueError, RuntimeError):
         return None
     if not isinstance(document, simdjson.Object):
@@ -59,4 +63,9 @@ def _rectangular(values, brackets: int) -> np.ndarray | None:
         flat = np.frombuffer(values.as_buffer(of_type="d"), dtype=np.float64)
     except (TypeError, ValueError):  # a string, bool, null or out-of-range number in there
         return None
-    return flat.reshape(shape) if flat.size == int(np.prod(shape)) else None
+    return flat.reshape(shape) if flat.size == rows * (shape[1] if len(shape) == 2 else 1) else None
+
+
+def _new_parser() -> simdjson.Parser:
+    _parsers.parser = simdjson.Parser()
+    return _parsers.parser

@@ -128,8 +128,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
-    def __init__(self, manager: ModelManager, metrics: ServingMetrics):
-        self.manager, self.metrics = manager, metrics
+    def __init__(self, manager: ModelManager, metrics: ServingMetrics, on_reload=None):
+        self.manager, self.metrics, self.on_reload = manager, metrics, on_reload
 
     @_answers("get_model_status")
     def GetModelStatus(self, request, context) -> get_model_status_pb2.GetModelStatusResponse:
@@ -143,19 +143,21 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         except HubMLError as error:
             raise ServingError("INVALID_ARGUMENT", str(error)) from error
         self.manager.reload_config(request.config)
+        if self.on_reload:
+            self.on_reload(request.config)
         return model_management_pb2.ReloadConfigResponse()
 
 
 def make_grpc_server(address: str, manager: ModelManager, inference: Inference, metrics: ServingMetrics,
-                     threads: int, max_message_bytes: int) -> tuple[grpc.Server, int]:
-    """A started gRPC server and the port it bound."""
+                     threads: int, max_message_bytes: int, on_reload=None) -> tuple[grpc.Server, int]:
+    """A started gRPC server and the port it bound; `on_reload(config)` follows a config reload."""
     options = [("grpc.max_receive_message_length", max_message_bytes),
                ("grpc.max_send_message_length", max_message_bytes), ("grpc.so_reuseport", 0)]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hubml-grpc"),
                          options=options)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionService(manager, inference, metrics), server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager, metrics), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager, metrics, on_reload), server)
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as error:  # grpc raises where older versions returned 0

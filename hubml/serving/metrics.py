@@ -10,7 +10,7 @@ import os
 
 os.environ.setdefault("PROMETHEUS_DISABLE_CREATED_SERIES", "true")
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest  # noqa: E402
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess  # noqa: E402
 
 METRICS_PATH = "/monitoring/prometheus/metrics"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -40,4 +40,8 @@ class ServingMetrics:
         self._batch_size.observe(rows)
 
     def page(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # REST workers: sum every process's files
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
         return generate_latest(self.registry)

@@ -1,4 +1,4 @@
-"""TF Serving's REST API on tornado.
+"""TF Serving's REST API, served by `hubml.serving.http`.
 
 `/v1/models/{name}[/versions/{v}|/labels/{l}]` answers status (GET),
 `.../metadata` (GET) and `:predict`, `:classify`, `:regress` (POST); errors
@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 import time
 
-import tornado.web
-
 from hubml.exceptions import ServingError
 from hubml.serving import fast_json, rest_codec
+from hubml.serving.http import Request, Response, error_response
 from hubml.serving.inference import Inference
 from hubml.serving.metrics import CONTENT_TYPE, METRICS_PATH, ServingMetrics
 from hubml.serving.models import ModelManager
@@ -27,88 +26,56 @@ HTTP_STATUS = {
     "ABORTED": 409, "OUT_OF_RANGE": 400, "UNIMPLEMENTED": 501, "INTERNAL": 500, "UNAVAILABLE": 503,
     "DATA_LOSS": 500, "UNAUTHENTICATED": 401,
 }
-MODEL_PATH = r"/v1/models/([^/:]+)(?:/versions/(-?\d+)|/labels/([^/:]+))?(/metadata)?(?::([a-zA-Z]+))?"
+MODEL_PATH = re.compile(r"/v1/models/([^/:]+)(?:/versions/(-?\d+)|/labels/([^/:]+))?(/metadata)?(?::([a-zA-Z]+))?")
 ENTRYPOINT = "REST"
 
 
-class _JsonHandler(tornado.web.RequestHandler):
-    def set_default_headers(self) -> None:
-        self.set_header("Content-Type", "application/json")
+class RestApi:
+    """The request handler the HTTP server calls: routes, runs and answers every REST request."""
 
-    def reply(self, status: int, body: bytes) -> None:
-        self.set_status(status)
-        self.finish(body)
-
-    def reply_error(self, error: ServingError) -> None:
-        self.reply(HTTP_STATUS.get(error.code, 500), rest_codec.dumps({"error": error.message}))
-
-    def write_error(self, status_code: int, **kwargs) -> None:  # tornado's own failures, JSON too
-        self.finish(rest_codec.dumps({"error": self._reason}))
-
-
-@tornado.web.stream_request_body
-class ModelHandler(_JsonHandler):
-    """Every `/v1/models/...` request."""
-
-    def initialize(self, manager: ModelManager, inference: Inference, metrics: ServingMetrics,
-                   max_body_bytes: int) -> None:
+    def __init__(self, manager: ModelManager, inference: Inference, metrics: ServingMetrics):
         self.manager, self.inference, self.metrics = manager, inference, metrics
-        self.max_body_bytes = max_body_bytes
-        self._chunks: list[bytes] = []
-        self._size = 0
 
-    def prepare(self) -> None:
-        declared = int(self.request.headers.get("Content-Length", 0) or 0)
-        if declared > self.max_body_bytes:
-            self._refuse_size(declared)
-            raise tornado.web.Finish()
+    async def __call__(self, request: Request) -> Response:
+        if request.path == METRICS_PATH and request.method == "GET":
+            return Response(200, self.metrics.page(), CONTENT_TYPE)
+        match = MODEL_PATH.fullmatch(request.path)
+        if match is None:
+            return error_response(404, f"Malformed request: {request.method} {request.path}")
+        name, version, label, metadata, verb = match.groups()
+        version = int(version) if version else None
+        if request.method == "GET":
+            return self._get(request, name, version, label, metadata, verb)
+        if request.method == "POST":
+            return await self._post(request, name, version, label, metadata, verb)
+        return error_response(400, f"Malformed request: {request.method} {request.path}")
 
-    def data_received(self, chunk: bytes) -> None:
-        if self._finished:
-            return
-        self._size += len(chunk)
-        if self._size > self.max_body_bytes:  # a chunked body that grew past the limit
-            self._refuse_size(self._size)
-            self._chunks.clear()
-            return
-        self._chunks.append(chunk)
-
-    def _refuse_size(self, size: int) -> None:
-        self.set_status(413)
-        self.finish(rest_codec.dumps({"error": f"Request body of {size} bytes exceeds the server's limit of "
-                                               f"{self.max_body_bytes} bytes"}))
-
-    def get(self, name, version, label, metadata, verb) -> None:
+    def _get(self, request: Request, name, version, label, metadata, verb) -> Response:
         try:
             if verb:
-                raise ServingError("INVALID_ARGUMENT", f"Malformed request: GET {self.request.path}")
-            version = int(version) if version else None
+                raise ServingError("INVALID_ARGUMENT", f"Malformed request: GET {request.path}")
             if metadata:
                 document = metadata_json(self.manager.get(name, version, label))
             else:
                 document = to_json_dict(status_response(self.manager.states(name, version, label)))
         except ServingError as error:
-            self.reply_error(error)
-            return
-        self.reply(200, rest_codec.dumps(document))
+            return _error(error)
+        return Response(200, rest_codec.dumps(document))
 
-    async def post(self, name, version, label, metadata, verb) -> None:
-        if self._finished:  # refused while the body streamed in
-            return
+    async def _post(self, request: Request, name, version, label, metadata, verb) -> Response:
         started, status = time.perf_counter(), "OK"
         try:
             if metadata or verb not in ("predict", "classify", "regress"):
-                raise ServingError("INVALID_ARGUMENT", f"Malformed request: POST {self.request.path}")
-            servable = self.manager.get(name, int(version) if version else None, label)
-            body = b"".join(self._chunks)
+                raise ServingError("INVALID_ARGUMENT", f"Malformed request: POST {request.path}")
+            servable = self.manager.get(name, version, label)
             if verb == "predict":
-                document = await self._predict(servable, body)
+                document = await self._predict(servable, request.body)
             else:
-                document = await self._classify_or_regress(verb, servable, rest_codec.parse_body(body))
-            self.reply(200, rest_codec.dumps(document))
+                document = await self._classify_or_regress(verb, servable, rest_codec.parse_body(request.body))
+            return Response(200, rest_codec.dumps(document))
         except ServingError as error:
             status = error.code
-            self.reply_error(error)
+            return _error(error)
         finally:
             self.metrics.record_request(name, ENTRYPOINT, verb or "", status, time.perf_counter() - started)
 
@@ -117,24 +84,15 @@ class ModelHandler(_JsonHandler):
         numeric = fast_json.parse_numeric_request(body)
         if numeric is not None:
             key, values, signature_name = numeric
-            signature = self.rest_signature(servable, signature_name)
+            signature = rest_signature(servable, signature_name)
             inputs, row_format = rest_codec.numeric_inputs(signature, values), key == "instances"
         if inputs is None:  # everything but one plain float array: the general, checking path
             request = rest_codec.parse_body(body)
             signature_name = request.get("signature_name")
-            signature = self.rest_signature(servable, signature_name)
+            signature = rest_signature(servable, signature_name)
             inputs, row_format = rest_codec.predict_inputs(request, signature)
         outputs = await self.inference.predict_async(servable, signature_name or None, inputs)
         return rest_codec.predict_response(outputs, row_format)
-
-    @staticmethod
-    def rest_signature(servable, signature_name):
-        key = signature_name or "serving_default"
-        if not isinstance(key, str):
-            raise ServingError("INVALID_ARGUMENT", "'signature_name' must be a string")
-        if key not in servable.signatures:  # the REST handler's own wording (GetInfoMap)
-            raise ServingError("INVALID_ARGUMENT", f'Serving signature name: "{key}" not found in signature def')
-        return servable.signatures[key]
 
     async def _classify_or_regress(self, verb: str, servable, request: dict) -> dict:
         signature_name = request.get("signature_name") or None
@@ -144,25 +102,14 @@ class ModelHandler(_JsonHandler):
         return rest_codec.classification_json(result) if verb == "classify" else rest_codec.regression_json(result)
 
 
-class MetricsHandler(tornado.web.RequestHandler):
-    def initialize(self, metrics: ServingMetrics) -> None:
-        self.metrics = metrics
-
-    def get(self) -> None:
-        self.set_header("Content-Type", CONTENT_TYPE)
-        self.finish(self.metrics.page())
-
-
-class NotFoundHandler(_JsonHandler):
-    def prepare(self) -> None:
-        self.reply(404, rest_codec.dumps({"error": f"Malformed request: {self.request.method} {self.request.path}"}))
+def rest_signature(servable, signature_name):
+    key = signature_name or "serving_default"
+    if not isinstance(key, str):
+        raise ServingError("INVALID_ARGUMENT", "'signature_name' must be a string")
+    if key not in servable.signatures:  # the REST handler's own wording (GetInfoMap)
+        raise ServingError("INVALID_ARGUMENT", f'Serving signature name: "{key}" not found in signature def')
+    return servable.signatures[key]
 
 
-def make_app(manager: ModelManager, inference: Inference, metrics: ServingMetrics,
-             max_body_bytes: int) -> tornado.web.Application:
-    handler_args = {"manager": manager, "inference": inference, "metrics": metrics, "max_body_bytes": max_body_bytes}
-    return tornado.web.Application(
-        [(MODEL_PATH, ModelHandler, handler_args), (re.escape(METRICS_PATH), MetricsHandler, {"metrics": metrics})],
-        default_handler_class=NotFoundHandler,
-        compress_response=False,
-    )
+def _error(error: ServingError) -> Response:
+    return error_response(HTTP_STATUS.get(error.code, 500), error.message)

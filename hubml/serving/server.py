@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 from hubml.exceptions import ServingError
 from hubml.serving.batching import Batcher
-from hubml.serving.config import BatchingOptions, ModelServerConfig
+from hubml.serving.config import BatchingOptions, ModelServerConfig, read_model_config
 from hubml.serving.grpc_service import make_grpc_server
 from hubml.serving.inference import Inference
 from hubml.serving.metrics import ServingMetrics
 from hubml.serving.models import ModelManager
+from hubml.serving.workers import RestWorkers
 
 log = logging.getLogger("hubml.serving")
 READY_PREFIX = "hubml serve: ready"
@@ -32,7 +33,7 @@ class ServeOptions:
 
     model_config: ModelServerConfig
     host: str = "127.0.0.1"
-    grpc_port: int = 8500
+    grpc_port: int | None = 8500  # None: no gRPC (a REST worker)
     rest_port: int = 8501
     poll_seconds: float = 1.0
     batching: BatchingOptions | None = None
@@ -40,6 +41,10 @@ class ServeOptions:
     grpc_threads: int = 16
     max_body_bytes: int = 64 << 20
     ready_file: str | None = None
+    rest_workers: int = 1
+    runtime_dir: str | None = None  # where REST workers meet (see hubml.serving.workers)
+    reuse_port: bool = False  # share the REST port with the other workers
+    reload_file: str | None = None  # a worker re-reads its ModelServerConfig here on SIGHUP
 
 
 def serve(options: ServeOptions) -> int:
@@ -50,15 +55,24 @@ def serve(options: ServeOptions) -> int:
     batcher = Batcher(options.batching, metrics.record_batch) if options.batching else None
     executor = ThreadPoolExecutor(max_workers=options.rest_threads, thread_name_prefix="hubml-model")
     inference = Inference(batcher, executor)
-    grpc_server, grpc_port = make_grpc_server(f"{_grpc_host(options.host)}:{options.grpc_port}", manager, inference,
-                                              metrics, options.grpc_threads, options.max_body_bytes)
-    manager.start_polling(options.poll_seconds)
+    workers = RestWorkers(options, options.runtime_dir) if options.rest_workers > 1 else None
+    grpc_server, grpc_port = None, None
     try:
+        if workers:
+            workers.start()  # they load their models while this process loads its own
+        if options.grpc_port is not None:
+            grpc_server, grpc_port = make_grpc_server(
+                f"{_grpc_host(options.host)}:{options.grpc_port}", manager, inference, metrics,
+                options.grpc_threads, options.max_body_bytes, on_reload=workers.reload if workers else None)
+        manager.start_polling(options.poll_seconds)
         _use_uvloop()
-        asyncio.run(_serve_rest(options, manager, inference, metrics, grpc_port))
+        asyncio.run(_serve_rest(options, manager, inference, metrics, grpc_port, workers))
     finally:
+        if workers:
+            workers.stop()
         manager.stop()
-        grpc_server.stop(grace=1).wait()
+        if grpc_server:
+            grpc_server.stop(grace=1).wait()
         if batcher:
             batcher.stop()
         executor.shutdown(wait=False, cancel_futures=True)
@@ -78,41 +92,46 @@ def _use_uvloop() -> None:
 
 
 async def _serve_rest(options: ServeOptions, manager: ModelManager, inference: Inference, metrics: ServingMetrics,
-                      grpc_port: int) -> None:
-    from tornado.httpserver import HTTPServer
-    from tornado.netutil import bind_sockets
-
-    from hubml.serving.rest import make_app
+                      grpc_port: int | None, workers: RestWorkers | None) -> None:
+    from hubml.serving.http import HttpServer
+    from hubml.serving.rest import RestApi
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    rest_port = None
+    if options.reload_file:
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(
+            None, lambda: manager.reload_config(read_model_config(options.reload_file))))
+    http_server, rest_port = None, None
     if options.rest_port:
-        # the server checks body sizes itself, to answer with a JSON error
-        http_server = HTTPServer(make_app(manager, inference, metrics, options.max_body_bytes),
-                                 max_body_size=1 << 40, idle_connection_timeout=600, xheaders=False)
+        http_server = HttpServer(RestApi(manager, inference, metrics), options.max_body_bytes)
         try:
-            sockets = bind_sockets(options.rest_port, options.host, reuse_port=False)
+            rest_port = await http_server.listen(options.host, options.rest_port,
+                                                 reuse_port=options.reuse_port or options.rest_workers > 1)
         except OSError as error:
             raise ServingError("UNAVAILABLE", f"cannot listen on {options.host}:{options.rest_port} for REST: "
                                               f"{error.strerror}") from error
-        http_server.add_sockets(sockets)
-        rest_port = sockets[0].getsockname()[1]
+    if workers:
+        await loop.run_in_executor(None, workers.wait_ready)
     _announce(options, grpc_port, rest_port)
     await stop.wait()
     log.info("stopping")
+    if http_server:
+        await http_server.close()
 
 
 def _announce(options: ServeOptions, grpc_port: int, rest_port: int | None) -> None:
     """Tell whoever started us that both servers accept requests and the models are loaded."""
     host = _grpc_host(options.host)
     ready = {"pid": os.getpid(), "host": options.host, "grpc_port": grpc_port, "rest_port": rest_port,
-             "grpc_target": f"{host}:{grpc_port}", "rest_url": f"http://{host}:{rest_port}" if rest_port else None}
+             "grpc_target": f"{host}:{grpc_port}" if grpc_port else None,
+             "rest_url": f"http://{host}:{rest_port}" if rest_port else None}
     if options.ready_file:
         partial = options.ready_file + ".partial"
         with open(partial, "w", encoding="utf-8") as handle:
             json.dump(ready, handle)
         os.replace(partial, options.ready_file)
+    if options.grpc_port is None:  # a REST worker: its ready file is for the first process, not for users
+        return
     print(f"{READY_PREFIX} grpc={ready['grpc_target']} rest={ready['rest_url'] or 'off'}", flush=True)

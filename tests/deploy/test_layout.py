@@ -78,10 +78,15 @@ def test_spec_fields_are_checked_first(client, spec, argument):
     assert error.value.argument == argument
 
 
-def test_the_local_backend_refuses_replicas_it_cannot_run(client):
-    with pytest.raises(InvalidArgument, match="--replicas: the local backend runs one hubml serve"):
-        client.deploy(str(HALF_PLUS_TWO), replicas=2)
-    assert client.endpoints() == []
+def test_local_replicas_are_rest_workers_of_one_server(client, hubml_home):
+    endpoint = client.deploy(str(HALF_PLUS_TWO), replicas=2)
+    try:
+        assert endpoint.predict([1.0, 2.0], protocol="rest").tolist() == [2.5, 3.0]
+        assert any("--rest_api_workers 2" in command for command in serving_processes(hubml_home))
+        log = (hubml_home / "endpoints" / endpoint.name / "serve.log").read_text()
+        assert "worker 0 hubml.serving.models: serving " in log  # the second process, same log
+    finally:
+        endpoint.undeploy()
 
 
 @pytest.mark.parametrize("source, named", [

@@ -54,6 +54,8 @@ def serve_command(record: dict, folder: str) -> list[str]:
         command += ["--model_config_file", write_model_config(record, folder)]
     if record["batching"]:
         command.append("--enable_batching")
+    if record.get("replicas", 1) > 1:  # processes sharing the REST port, as pods share a Service
+        command += ["--rest_api_workers", str(record["replicas"])]
     return command
 
 

@@ -25,7 +25,6 @@ from hubml.backends.local.endpoint_supervisor import ENDPOINT_KIND, PROCESS_KIND
 from hubml.backends.local.store import Store
 from hubml.backends.local.supervisor import STOP_GRACE_SECONDS, free_ports
 from hubml.config import Settings
-from hubml.exceptions import InvalidArgument
 from hubml.specs import DeploySpec
 
 HOST = "127.0.0.1"
@@ -43,9 +42,6 @@ class LocalEndpoints:
         self.store = store
 
     def deploy(self, spec: DeploySpec) -> dict[str, Any]:
-        if spec.replicas != 1:
-            raise InvalidArgument("--replicas", "the local backend runs one hubml serve per endpoint; "
-                                  "more replicas need the kubernetes backend")
         grpc_port, rest_port = free_ports(2)
         folder = endpoint_folder(self.home, spec.name)
         shutil.rmtree(folder, ignore_errors=True)
