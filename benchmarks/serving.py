@@ -5,6 +5,9 @@ exported with `model.export()` (no download). Every REST row uses the same
 compiled load generator, `wrk`, with a Lua script that POSTs one 784-float row
 as `{"instances": [[...]]}`; the gRPC row uses benchmarks/grpc_load.py (see its
 docstring for why). The "limit" rows call the SavedModel in this process.
+"hubml REST" runs `hubml serve` with its defaults (one process); the batched
+row adds `--enable_batching` and `--rest_api_workers` (default: one per CPU).
+KServe runs with its defaults (one worker).
 
     make bench                                      # builds .bench-venv/ (KServe), installs wrk, runs this
     .venv/bin/python benchmarks/serving.py [--quick]
@@ -154,9 +157,17 @@ class Server:
         raise TimeoutError(f"server not ready after {timeout} s; see {self.log}")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU the server process has used so far (all its threads)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU the server has used so far: all threads of its process and of its
+        live child processes (REST workers)."""
+        ticks = 0
+        for entry in Path("/proc").iterdir():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, ValueError):
+                continue
+            if entry.name == str(self.process.pid) or fields[1] == str(self.process.pid):
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -168,7 +179,7 @@ class Server:
                 self.process.wait()
 
 
-def start_hubml(base: Path, folder: Path, label: str, batching: str | None) -> tuple[Server, int]:
+def start_hubml(base: Path, folder: Path, label: str, batching: str | None, workers: int = 1) -> tuple[Server, int]:
     grpc_port, rest_port = free_port(), free_port()
     command = [sys.executable, "-c", "import sys; from hubml.cli import main; sys.exit(main())", "serve",
                f"--model_name={MODEL_NAME}", f"--model_base_path={base}", f"--port={grpc_port}",
@@ -177,6 +188,8 @@ def start_hubml(base: Path, folder: Path, label: str, batching: str | None) -> t
         parameters = folder / f"{label}.batching"
         parameters.write_text(batching)
         command += ["--enable_batching", f"--batching_parameters_file={parameters}"]
+    if workers > 1:
+        command.append(f"--rest_api_workers={workers}")
     return Server(command, rest_port, folder / f"{label}.log", f"/v1/models/{MODEL_NAME}"), grpc_port
 
 
@@ -239,8 +252,8 @@ def write_requests(folder: Path, input_name: str) -> tuple[Path, Path]:
 def measure(args, folder: Path) -> tuple[dict, dict]:
     base = build_model(folder)
     servers = {"hubml REST": start_hubml(base, folder, "hubml", None),
-               "hubml REST batched": start_hubml(base, folder, "hubml-batched",
-                                                 BATCHING % (args.batch_timeout_micros, args.batch_threads)),
+               batched_label(args): start_hubml(base, folder, "hubml-batched",
+                                                BATCHING % (args.batch_timeout_micros, args.batch_threads), args.workers),
                "KServe REST": (start_kserve(base, folder), None)}
     try:  # the servers start together, then idle while the limit is measured
         for server, _ in servers.values():
@@ -267,7 +280,11 @@ def measure(args, folder: Path) -> tuple[dict, dict]:
     return limit, results
 
 
-def report(limit: dict, results: dict) -> None:
+def batched_label(args) -> str:
+    return f"hubml REST batched, {args.workers} worker{'s' if args.workers > 1 else ''}"
+
+
+def report(args, limit: dict, results: dict) -> None:
     print("\nfirst calls (ms), before any warm-up: " + ", ".join(f"{k} {v:.1f}" for k, v in limit["firsts_ms"].items()))
     print(f"\n{'row':<44}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cpu ms/req':>11}{'errors':>8}")
     lines = [
@@ -280,7 +297,8 @@ def report(limit: dict, results: dict) -> None:
         ("in-process session (hubml), 32-row (rows/s)", 1, limit["session_rows_per_s_32"],
          limit["session_batch_p50_ms"], limit["session_batch_p99_ms"], limit["cpu_ms"][3], 0),
     ]
-    for label in ("hubml REST", "hubml gRPC", "hubml REST batched", "KServe REST"):
+    batched = batched_label(args)
+    for label in ("hubml REST", "hubml gRPC", batched, "KServe REST"):
         for concurrency in CONCURRENCY:
             row = results[(label, concurrency)]
             lines.append((label, concurrency, row["rps"], row["p50_ms"], row["p99_ms"], row["cpu_ms"], row["errors"]))
@@ -288,8 +306,8 @@ def report(limit: dict, results: dict) -> None:
         print(f"{label:<44}{concurrency:>5}{rps:>10.0f}{p50:>9.2f}{p99:>9.2f}{cpu:>11.3f}{errors:>8}")
     kserve = {c: results[("KServe REST", c)]["rps"] for c in CONCURRENCY}
     print(f"\nrest_vs_kserve={results[('hubml REST', 8)]['rps'] / kserve[8]:.2f} "
-          f"batched_vs_kserve={results[('hubml REST batched', 32)]['rps'] / kserve[32]:.2f} "
-          f"batched_vs_limit={results[('hubml REST batched', 32)]['rps'] / limit['rows_per_s_32']:.3f} "
+          f"batched_vs_kserve={results[(batched, 32)]['rps'] / kserve[32]:.2f} "
+          f"batched_vs_limit={results[(batched, 32)]['rps'] / limit['rows_per_s_32']:.3f} "
           f"grpc_p50_overhead_ms={results[('hubml gRPC', 1)]['p50_ms'] - limit['one_row_p50_ms']:.3f}")
 
 
@@ -306,6 +324,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="seconds per load point (default 10, --quick 2)")
     parser.add_argument("--batch_timeout_micros", type=int, default=1000)
     parser.add_argument("--batch_threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="--rest_api_workers of the batched row (default: one per CPU)")
     args = parser.parse_args()
     args.seconds = args.seconds or (2.0 if args.quick else 10.0)
     check_tools()
@@ -315,7 +335,7 @@ def main() -> None:
         limit, results = measure(args, Path(folder))
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
           f"{args.seconds:g} s per load point; total {time.time() - started:.0f} s")
-    report(limit, results)
+    report(args, limit, results)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,14 @@ costs about 0.02 ms (benchmarks/serving.py; the README's Performance section).
 
 What it does: keep-alive (HTTP/1.1 by default, HTTP/1.0 when asked),
 pipelined requests answered in order, chunked request bodies,
-`Expect: 100-continue`, a body limit answered with 413 (before the body is
-sent when the client waits for 100-continue), malformed requests answered
-400 and closed, idle connections closed, and no more reading while a client
-does not read its responses. It does not do TLS, HTTP/2 or streamed
-responses; the endpoints it serves need none of them.
+`Expect: 100-continue`, a body limit answered with 413 as soon as a declared
+length or a chunked body passes it, malformed requests answered 400, idle
+connections closed, and no more reading while a client does not read its
+responses. A connection that ends (HTTP/1.0, a refusal, an error) is closed
+gracefully: the answer, then FIN, then whatever the client still sends is
+dropped until it closes or `LINGER_SECONDS` pass, since closing with unread
+bytes would reset the connection and could destroy the answer. It does not do
+TLS, HTTP/2 or streamed responses; the endpoints it serves need none of them.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 
 JSON = "application/json"
 MAX_HEADER_BYTES = 64 << 10
+LINGER_SECONDS = 2.0
 _REASONS = {status.value: status.phrase for status in http.HTTPStatus}
 
 
@@ -110,11 +114,12 @@ class _Connection(asyncio.Protocol):
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
-        self.pending: collections.deque[tuple[Request | Response | None, bool]] = collections.deque()  # None: close
+        self.pending: collections.deque[tuple[Request | Response | None, bool]] = collections.deque()  # None: end
         self.running = False
         self.reading_paused = False
         self.writing_paused = False
-        self.failed = False  # the stream went wrong: answer what is queued, then close
+        self.failed = False  # parse no more: answer what is queued, then end the connection
+        self.ended = False  # the last answer is written; reading only drains
         self.last_active = time.monotonic()
         self._reset()
 
@@ -124,7 +129,6 @@ class _Connection(asyncio.Protocol):
         self.header_bytes = 0
         self.body: list[bytes] = []
         self.body_size = 0
-        self.refusal: Response | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.Transport) -> None:
@@ -145,6 +149,9 @@ class _Connection(asyncio.Protocol):
             self._fail(None)
         except httptools.HttpParserError as error:
             self._fail(error_response(400, f"Malformed HTTP request: {error}"))
+
+    def eof_received(self) -> bool:
+        return False  # the client is done sending: close once our answers are out
 
     def pause_writing(self) -> None:
         self.writing_paused = True
@@ -169,30 +176,20 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         declared = self.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.server.max_body_bytes:
-            self.refusal = self._too_large(int(declared))
-            if self.headers.get("expect", "").lower() == "100-continue":  # the client has not sent the body yet
-                self._fail(self.refusal)
-                raise httptools.HttpParserError("body refused")
-        elif self.headers.get("expect", "").lower() == "100-continue":
+            self._refuse_body(int(declared))
+        if self.headers.get("expect", "").lower() == "100-continue":
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, chunk: bytes) -> None:
         self.body_size += len(chunk)
-        if self.refusal is not None:
-            return  # read and dropped, so the answer can follow on the same connection
         if self.body_size > self.server.max_body_bytes:  # a chunked body that grew past the limit
-            self.refusal = self._too_large(self.body_size)
-            self.body.clear()
-            return
+            self._refuse_body(self.body_size)
         self.body.append(chunk)
 
     def on_message_complete(self) -> None:
         keep_alive = self.parser.should_keep_alive()
-        if self.refusal is not None:
-            item: Request | Response = self.refusal
-        else:
-            item = Request(self.parser.get_method().decode("latin-1"), _path(self.url), self.headers,
-                           b"".join(self.body) if len(self.body) != 1 else self.body[0])
+        item = Request(self.parser.get_method().decode("latin-1"), _path(self.url), self.headers,
+                       b"".join(self.body) if len(self.body) != 1 else self.body[0])
         self.pending.append((item, keep_alive))
         if self.running:
             self._pause_reading()  # pipelined: parse no further until the queue drains
@@ -201,10 +198,10 @@ class _Connection(asyncio.Protocol):
 
     # running requests
     def _run_next(self) -> None:
-        while self.pending and not self.transport.is_closing():
+        while self.pending and not self.ended and not self.transport.is_closing():
             item, keep_alive = self.pending.popleft()
             if item is None:
-                self.transport.close()
+                self._end()
                 break
             if isinstance(item, Response):
                 self._write(item, keep_alive)
@@ -228,19 +225,29 @@ class _Connection(asyncio.Protocol):
             response = task.result()
         if response.status >= 400:
             log.warning("%s %s -> %d", request.method, request.path, response.status)
-        if not self.transport.is_closing():
+        if not self.ended and not self.transport.is_closing():
             self._write(response, keep_alive)
         self._run_next()
 
     def _write(self, response: Response, keep_alive: bool) -> None:
         self.transport.write(_head(response, keep_alive) + response.body)
         if not keep_alive:
-            self.transport.close()  # after the buffered answer is sent
+            self._end()
+
+    def _end(self) -> None:
+        """The graceful close of the module docstring: FIN after the answers, drain, close."""
+        self.ended = self.failed = True
+        self.pending.clear()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        self._resume_reading()
 
     # failures of the HTTP layer itself
-    def _too_large(self, size: int) -> Response:
-        return error_response(413, f"Request body of {size} bytes exceeds the server's limit of "
-                                   f"{self.server.max_body_bytes} bytes")
+    def _refuse_body(self, size: int) -> None:
+        self._fail(error_response(413, f"Request body of {size} bytes exceeds the server's limit of "
+                                       f"{self.server.max_body_bytes} bytes"))
+        raise httptools.HttpParserError("body too large")
 
     def _count_header_bytes(self, size: int) -> None:
         self.header_bytes += size
@@ -254,7 +261,7 @@ class _Connection(asyncio.Protocol):
         if self.failed or self.transport.is_closing():
             return
         self.failed = True
-        self.pending.append((response, False))
+        self.pending.append((response, False) if response else (None, False))
         if not self.running:
             self._run_next()
 
@@ -264,7 +271,7 @@ class _Connection(asyncio.Protocol):
             self.transport.pause_reading()
 
     def _resume_reading(self) -> None:
-        if self.reading_paused and not self.writing_paused and not self.transport.is_closing():
+        if self.reading_paused and (self.ended or not self.writing_paused) and not self.transport.is_closing():
             self.reading_paused = False
             self.transport.resume_reading()
 
