@@ -82,7 +82,8 @@ class HttpServer:
         """Start accepting; returns the bound port (useful with port 0). With `reuse_port`
         other processes may listen on the same port, and the kernel spreads connections over them."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Connection(self), host, port, backlog=1024, reuse_port=reuse_port)
+        self._server = await loop.create_server(lambda: _Connection(self), host, port, backlog=1024,
+                                                reuse_port=reuse_port)
         self._sweeper = loop.call_later(self._sweep_seconds, self._close_idle)
         return self._server.sockets[0].getsockname()[1]
 
@@ -261,7 +262,7 @@ class _Connection(asyncio.Protocol):
         if self.failed or self.transport.is_closing():
             return
         self.failed = True
-        self.pending.append((response, False) if response else (None, False))
+        self.pending.append((response, False))
         if not self.running:
             self._run_next()
 

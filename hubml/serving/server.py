@@ -101,8 +101,13 @@ async def _serve_rest(options: ServeOptions, manager: ModelManager, inference: I
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     if options.reload_file:
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(
-            None, lambda: manager.reload_config(read_model_config(options.reload_file))))
+        def reload() -> None:
+            manager.reload_config(read_model_config(options.reload_file))
+
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, reload))
+        loop.run_in_executor(None, reload)  # a reload sent while this worker was loading
+    if workers:  # REST answers once every process can
+        await loop.run_in_executor(None, workers.wait_ready)
     http_server, rest_port = None, None
     if options.rest_port:
         http_server = HttpServer(RestApi(manager, inference, metrics), options.max_body_bytes)
@@ -112,8 +117,6 @@ async def _serve_rest(options: ServeOptions, manager: ModelManager, inference: I
         except OSError as error:
             raise ServingError("UNAVAILABLE", f"cannot listen on {options.host}:{options.rest_port} for REST: "
                                               f"{error.strerror}") from error
-    if workers:
-        await loop.run_in_executor(None, workers.wait_ready)
     _announce(options, grpc_port, rest_port)
     await stop.wait()
     log.info("stopping")

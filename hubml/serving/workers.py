@@ -10,7 +10,7 @@ also serves gRPC and the ModelService.
 
     {runtime}/worker.json         what every worker serves (ServeOptions, as JSON)
     {runtime}/model_config.txt    the ModelServerConfig, rewritten on a gRPC config reload (then SIGHUP)
-    {runtime}/ready-{i}.json      written by worker i once it answers
+    {runtime}/ready-{n}.json      written by worker n (1, 2, ...; the first process is 0) once it answers
     {runtime}/metrics/            prometheus_client's multiprocess files: the metrics page sums all workers
 
 Workers die with the first process (PDEATHSIG) and are restarted when they
@@ -114,7 +114,7 @@ class RestWorkers:
 
     def _spawn(self, index: int) -> subprocess.Popen:
         self._ready_file(index).unlink(missing_ok=True)
-        command = [sys.executable, "-m", "hubml.serving.workers", str(self.runtime), str(index)]
+        command = [sys.executable, "-m", "hubml.serving.workers", str(self.runtime), str(index + 1)]
         return subprocess.Popen(command, stdin=subprocess.DEVNULL, close_fds=True)
 
     def _watch(self) -> None:
@@ -126,7 +126,7 @@ class RestWorkers:
                     self._processes[index] = self._spawn(index)
 
     def _ready_file(self, index: int) -> Path:
-        return self.runtime / f"ready-{index}.json"
+        return ready_file(self.runtime, index + 1)
 
     def _write_config(self, config) -> None:
         partial = self.runtime / "model_config.txt.partial"
@@ -134,9 +134,15 @@ class RestWorkers:
         os.replace(partial, self.runtime / "model_config.txt")
 
 
-def run_worker(runtime: str, index: int) -> int:
-    """A worker's life: die with the first process, serve REST, reload the config on SIGHUP."""
+def ready_file(runtime: Path, number: int) -> Path:
+    return runtime / f"ready-{number}.json"
+
+
+def run_worker(runtime: str, number: int) -> int:
+    """A worker's life: die with the first process, serve REST, reload the config on SIGHUP
+    (ignored while loading: the server reads the config file again once it listens)."""
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     from hubml.cli.serve import skip_keras
 
     skip_keras()
@@ -148,12 +154,13 @@ def run_worker(runtime: str, index: int) -> int:
     config_file = str(folder / "model_config.txt")
     fields.update(model_config=config.read_model_config(config_file),
                   batching=config.BatchingOptions(**fields["batching"]) if fields["batching"] else None,
-                  ready_file=str(folder / f"ready-{index}.json"), reload_file=config_file)
+                  ready_file=str(ready_file(folder, number)), reload_file=config_file)
     return serve(ServeOptions(**fields))
 
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s worker {sys.argv[2]} %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format=f"%(asctime)s %(levelname)s worker {sys.argv[2]} %(name)s: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     sys.exit(run_worker(sys.argv[1], int(sys.argv[2])))

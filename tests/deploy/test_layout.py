@@ -84,7 +84,7 @@ def test_local_replicas_are_rest_workers_of_one_server(client, hubml_home):
         assert endpoint.predict([1.0, 2.0], protocol="rest").tolist() == [2.5, 3.0]
         assert any("--rest_api_workers 2" in command for command in serving_processes(hubml_home))
         log = (hubml_home / "endpoints" / endpoint.name / "serve.log").read_text()
-        assert "worker 0 hubml.serving.models: serving " in log  # the second process, same log
+        assert "worker 1 hubml.serving.models: serving " in log  # the second process, same log
     finally:
         endpoint.undeploy()
 

@@ -50,6 +50,12 @@ def connect(model_server):
         connection.close()
 
 
+def assert_still_serving(connect) -> None:
+    connection, reader = connect()
+    connection.sendall(request("/v1/models/half_plus_two:predict", PREDICT))
+    assert json.loads(reader.response()[2]) == PREDICTED
+
+
 def test_keep_alive_serves_many_requests_on_one_connection(connect):
     connection, reader = connect()
     for _ in range(3):
@@ -112,9 +118,7 @@ def test_broken_http_gets_a_json_error_and_the_connection_closes(connect, raw, s
     got_status, _, body = reader.response()
     assert got_status == status and words in json.loads(body)["error"]
     assert reader.closed()
-    connection, reader = connect()
-    connection.sendall(request("/v1/models/half_plus_two:predict", PREDICT))
-    assert json.loads(reader.response()[2]) == PREDICTED
+    assert_still_serving(connect)
 
 
 def test_an_upgrade_request_is_answered_as_plain_http_then_closed(connect):
@@ -129,9 +133,7 @@ def test_a_client_vanishing_mid_body_leaves_the_server_serving(connect):
     connection, _ = connect()
     connection.sendall(request("/v1/models/half_plus_two:predict", PREDICT * 100)[:200])
     connection.close()
-    connection, reader = connect()
-    connection.sendall(request("/v1/models/half_plus_two:predict", PREDICT))
-    assert json.loads(reader.response()[2]) == PREDICTED
+    assert_still_serving(connect)
 
 
 def test_other_methods_are_malformed_requests(connect):
