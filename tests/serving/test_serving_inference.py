@@ -56,7 +56,6 @@ def test_an_inline_failure_reaches_the_caller_as_the_servings_error(servable):
     with ThreadPoolExecutor(1) as pool:
         inference = Inference(None, pool)
 
-
         async def call():
             return await inference.predict_async(recorded, None, {"z": ROW["x"]})
 
