@@ -21,7 +21,7 @@ from hubml.serving.batching import Batcher
 from hubml.serving.servable import Servable
 
 # A model call expected to take less than this runs on the event loop itself: handing it to a
-# worker thread and back costs more (one-row MLP of benchmarks/serving.py: 4,500 req/s inline
+# worker thread and back costs more (one-row MLP of benchmarks/serving.py: 5,900 req/s inline
 # against 2,800 through the pool, one process at concurrency 8).
 INLINE_SECONDS = 0.0005
 CLASSIFY_METHOD = "tensorflow/serving/classify"

@@ -7,6 +7,7 @@ poll for versions until SIGTERM/SIGINT -> stop both servers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -49,33 +50,31 @@ class ServeOptions:
 
 def serve(options: ServeOptions) -> int:
     """Run the server until a signal stops it; returns the exit code."""
-    warm_up = (1, 2) + ((options.batching.max_batch_size,) if options.batching else ())
-    manager = ModelManager(options.model_config, warm_up_sizes=tuple(sorted(set(warm_up))))
-    metrics = ServingMetrics()
-    batcher = Batcher(options.batching, metrics.record_batch) if options.batching else None
-    executor = ThreadPoolExecutor(max_workers=options.rest_threads, thread_name_prefix="hubml-model")
-    inference = Inference(batcher, executor)
-    workers = RestWorkers(options, options.runtime_dir) if options.rest_workers > 1 else None
-    grpc_server, grpc_port = None, None
-    try:
-        if workers:
+    with contextlib.ExitStack() as cleanup:  # what was started stops, in reverse order, however serving ends
+        workers = None
+        if options.rest_workers > 1:
+            workers = RestWorkers(options, options.runtime_dir)
             workers.start()  # they load their models while this process loads its own
+            cleanup.callback(workers.stop)
+        warm_up = (1, 2) + ((options.batching.max_batch_size,) if options.batching else ())
+        manager = ModelManager(options.model_config, warm_up_sizes=tuple(sorted(set(warm_up))))
+        cleanup.callback(manager.stop)
+        metrics = ServingMetrics()
+        batcher = Batcher(options.batching, metrics.record_batch) if options.batching else None
+        if batcher:
+            cleanup.callback(batcher.stop)
+        executor = ThreadPoolExecutor(max_workers=options.rest_threads, thread_name_prefix="hubml-model")
+        cleanup.callback(executor.shutdown, wait=False, cancel_futures=True)
+        inference = Inference(batcher, executor)
+        grpc_port = None
         if options.grpc_port is not None:
             grpc_server, grpc_port = make_grpc_server(
                 f"{_grpc_host(options.host)}:{options.grpc_port}", manager, inference, metrics,
                 options.grpc_threads, options.max_body_bytes, on_reload=workers.reload if workers else None)
+            cleanup.callback(lambda: grpc_server.stop(grace=1).wait())
         manager.start_polling(options.poll_seconds)
         _use_uvloop()
         asyncio.run(_serve_rest(options, manager, inference, metrics, grpc_port, workers))
-    finally:
-        if workers:
-            workers.stop()
-        manager.stop()
-        if grpc_server:
-            grpc_server.stop(grace=1).wait()
-        if batcher:
-            batcher.stop()
-        executor.shutdown(wait=False, cancel_futures=True)
     return 0
 
 
