@@ -40,7 +40,8 @@ def register(subparsers) -> None:
         help="threads running un-batched model calls for REST")
     add("--rest_api_workers", type=int, default=1,
         help="processes answering REST on the port, each with its own copy of the models (default 1)")
-    add("--grpc_max_threads", type=int, default=16, help="gRPC worker threads")
+    add("--grpc_max_threads", type=int, default=16,
+        help="threads for gRPC calls that leave the event loop: classify, regress, slow predicts (default 16)")
     add("--rest_api_max_body_bytes", type=int, default=64 << 20,
         help="largest request body (REST) or message (gRPC) accepted, in bytes (default 64 MiB)")
     add("--ready_file", help="write {pid, grpc_port, rest_port, ...} as JSON here once ready")

@@ -2,14 +2,17 @@
 
 PredictionService (Predict, Classify, Regress, MultiInference,
 GetModelMetadata) and ModelService (GetModelStatus,
-HandleReloadConfigRequest). Each call runs on a worker thread of the gRPC
-server; predict joins the batcher when batching is on.
+HandleReloadConfigRequest), on `grpc.aio` in the event loop that also serves
+REST. Predict takes the same path as REST predict (the batcher, inline for a
+quick signature, else the thread pool); classify, regress, multi-inference
+and config reloads run on the thread pool; status and metadata answer on the
+loop. On the 2-core VM this costs about 0.44 ms of CPU per predict against
+0.56 ms for grpcio's thread-per-call server (README, Performance).
 """
 from __future__ import annotations
 
 import functools
 import time
-from concurrent import futures
 
 import grpc
 from tensorflow_serving.apis import (
@@ -45,13 +48,13 @@ def _answers(api: str):
 
     def decorate(method):
         @functools.wraps(method)
-        def wrapper(self, request, context):
+        async def wrapper(self, request, context):
             started, status = time.perf_counter(), "OK"
             try:
-                return method(self, request, context)
+                return await method(self, request, context)
             except ServingError as error:
                 status = error.code
-                context.abort(getattr(grpc.StatusCode, error.code, grpc.StatusCode.UNKNOWN), error.message)
+                await context.abort(getattr(grpc.StatusCode, error.code, grpc.StatusCode.UNKNOWN), error.message)
             finally:
                 name = request.model_spec.name if hasattr(request, "model_spec") else ""
                 self.metrics.record_request(name, ENTRYPOINT, api, status, time.perf_counter() - started)
@@ -69,11 +72,11 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         return self.manager.get(spec.name, *_spec_version(spec))
 
     @_answers("predict")
-    def Predict(self, request, context):
+    async def Predict(self, request, context):
         servable = self._servable(request.model_spec)
         inputs = {name: to_ndarray(proto) for name, proto in request.inputs.items()}
-        outputs = self.inference.predict(servable, request.model_spec.signature_name or None, inputs,
-                                         list(request.output_filter) or None)
+        outputs = await self.inference.predict_async(servable, request.model_spec.signature_name or None, inputs,
+                                                     list(request.output_filter) or None)
         signature = servable.signature(request.model_spec.signature_name)
         response = predict_pb2.PredictResponse(
             model_spec=model_spec(servable.name, servable.version, request.model_spec.signature_name or DEFAULT_SIGNATURE))
@@ -82,12 +85,14 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         return response
 
     @_answers("classify")
-    def Classify(self, request, context):
-        return self._on_examples(request, self.inference.classify, classification_pb2.ClassificationResponse)
+    async def Classify(self, request, context):
+        return await self.inference.run_in_pool(self._on_examples, request, self.inference.classify,
+                                                classification_pb2.ClassificationResponse)
 
     @_answers("regress")
-    def Regress(self, request, context):
-        return self._on_examples(request, self.inference.regress, regression_pb2.RegressionResponse)
+    async def Regress(self, request, context):
+        return await self.inference.run_in_pool(self._on_examples, request, self.inference.regress,
+                                                regression_pb2.RegressionResponse)
 
     def _on_examples(self, request, run, response_type):
         """Classify or Regress: run on the request's examples, answer with the servable's spec."""
@@ -97,7 +102,10 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         return response_type(model_spec=spec, result=result)
 
     @_answers("multi_inference")
-    def MultiInference(self, request, context):
+    async def MultiInference(self, request, context):
+        return await self.inference.run_in_pool(self._multi_inference, request)
+
+    def _multi_inference(self, request):
         if not request.tasks:
             raise ServingError("INVALID_ARGUMENT", "Expected at least one task")
         if len({(task.model_spec.name, _spec_version(task.model_spec)) for task in request.tasks}) != 1:
@@ -118,7 +126,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         return response
 
     @_answers("get_model_metadata")
-    def GetModelMetadata(self, request, context):
+    async def GetModelMetadata(self, request, context):
         if not request.metadata_field:
             raise ServingError("INVALID_ARGUMENT", "GetModelMetadataRequest must specify at least one metadata_field")
         for field in request.metadata_field:
@@ -128,41 +136,42 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
-    def __init__(self, manager: ModelManager, metrics: ServingMetrics, on_reload=None):
-        self.manager, self.metrics, self.on_reload = manager, metrics, on_reload
+    def __init__(self, manager: ModelManager, inference: Inference, metrics: ServingMetrics, on_reload=None):
+        self.manager, self.inference, self.metrics, self.on_reload = manager, inference, metrics, on_reload
 
     @_answers("get_model_status")
-    def GetModelStatus(self, request, context) -> get_model_status_pb2.GetModelStatusResponse:
+    async def GetModelStatus(self, request, context) -> get_model_status_pb2.GetModelStatusResponse:
         version, label = _spec_version(request.model_spec)
         return status_response(self.manager.states(request.model_spec.name, version, label))
 
     @_answers("reload_config")
-    def HandleReloadConfigRequest(self, request, context):
+    async def HandleReloadConfigRequest(self, request, context):
         try:
             validate_model_config(request.config)
         except HubMLError as error:
             raise ServingError("INVALID_ARGUMENT", str(error)) from error
-        self.manager.reload_config(request.config)
+        await self.inference.run_in_pool(self.manager.reload_config, request.config)
         if self.on_reload:
             self.on_reload(request.config)
         return model_management_pb2.ReloadConfigResponse()
 
 
-def make_grpc_server(address: str, manager: ModelManager, inference: Inference, metrics: ServingMetrics,
-                     threads: int, max_message_bytes: int, on_reload=None) -> tuple[grpc.Server, int]:
-    """A started gRPC server and the port it bound; `on_reload(config)` follows a config reload."""
+async def start_grpc_server(address: str, manager: ModelManager, inference: Inference, metrics: ServingMetrics,
+                            max_message_bytes: int, on_reload=None) -> tuple[grpc.aio.Server, int]:
+    """A started gRPC server on the running loop and the port it bound; `on_reload(config)` follows a
+    config reload."""
     options = [("grpc.max_receive_message_length", max_message_bytes),
                ("grpc.max_send_message_length", max_message_bytes), ("grpc.so_reuseport", 0)]
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hubml-grpc"),
-                         options=options)
+    server = grpc.aio.server(options=options)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionService(manager, inference, metrics), server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager, metrics, on_reload), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager, inference, metrics, on_reload),
+                                                              server)
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as error:  # grpc raises where older versions returned 0
         raise ServingError("UNAVAILABLE", f"cannot listen on {address} for gRPC: {error}") from error
     if port == 0:
         raise ServingError("UNAVAILABLE", f"cannot listen on {address} for gRPC")
-    server.start()
+    await server.start()
     return server, port

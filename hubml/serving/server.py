@@ -1,6 +1,7 @@
 """`hubml serve` wiring: model manager, batcher, gRPC and REST servers, shutdown.
 
-The recipe: load every configured model (warmed up) -> start gRPC -> bind
+The recipe: start the REST workers, if any -> load every configured model
+(warmed up) -> on one event loop: wait for the workers, start gRPC, bind
 REST -> announce readiness (a line on stdout, optionally a JSON file) ->
 poll for versions until SIGTERM/SIGINT -> stop both servers.
 """
@@ -18,10 +19,12 @@ from dataclasses import dataclass
 from hubml.exceptions import ServingError
 from hubml.serving.batching import Batcher
 from hubml.serving.config import BatchingOptions, ModelServerConfig, read_model_config
-from hubml.serving.grpc_service import make_grpc_server
+from hubml.serving.grpc_service import start_grpc_server
+from hubml.serving.http import HttpServer
 from hubml.serving.inference import Inference
 from hubml.serving.metrics import ServingMetrics
 from hubml.serving.models import ModelManager
+from hubml.serving.rest import RestApi
 from hubml.serving.workers import RestWorkers
 
 log = logging.getLogger("hubml.serving")
@@ -63,18 +66,14 @@ def serve(options: ServeOptions) -> int:
         batcher = Batcher(options.batching, metrics.record_batch) if options.batching else None
         if batcher:
             cleanup.callback(batcher.stop)
-        executor = ThreadPoolExecutor(max_workers=options.rest_threads, thread_name_prefix="hubml-model")
-        cleanup.callback(executor.shutdown, wait=False, cancel_futures=True)
-        inference = Inference(batcher, executor)
-        grpc_port = None
-        if options.grpc_port is not None:
-            grpc_server, grpc_port = make_grpc_server(
-                f"{_grpc_host(options.host)}:{options.grpc_port}", manager, inference, metrics,
-                options.grpc_threads, options.max_body_bytes, on_reload=workers.reload if workers else None)
-            cleanup.callback(lambda: grpc_server.stop(grace=1).wait())
+        pools = {}
+        for front_end, threads in (("rest", options.rest_threads), ("grpc", options.grpc_threads)):
+            pools[front_end] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"hubml-{front_end}")
+            cleanup.callback(pools[front_end].shutdown, wait=False, cancel_futures=True)
         manager.start_polling(options.poll_seconds)
         _use_uvloop()
-        asyncio.run(_serve_rest(options, manager, inference, metrics, grpc_port, workers))
+        asyncio.run(_serve(options, manager, metrics, workers, rest_inference=Inference(batcher, pools["rest"]),
+                           grpc_inference=Inference(batcher, pools["grpc"])))
     return 0
 
 
@@ -90,11 +89,9 @@ def _use_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def _serve_rest(options: ServeOptions, manager: ModelManager, inference: Inference, metrics: ServingMetrics,
-                      grpc_port: int | None, workers: RestWorkers | None) -> None:
-    from hubml.serving.http import HttpServer
-    from hubml.serving.rest import RestApi
-
+async def _serve(options: ServeOptions, manager: ModelManager, metrics: ServingMetrics, workers: RestWorkers | None,
+                 rest_inference: Inference, grpc_inference: Inference) -> None:
+    """gRPC and REST on this event loop, until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -107,9 +104,14 @@ async def _serve_rest(options: ServeOptions, manager: ModelManager, inference: I
         loop.run_in_executor(None, reload)  # a reload sent while this worker was loading
     if workers:  # REST answers once every process can
         await loop.run_in_executor(None, workers.wait_ready)
+    grpc_server, grpc_port = None, None
+    if options.grpc_port is not None:
+        grpc_server, grpc_port = await start_grpc_server(
+            f"{_grpc_host(options.host)}:{options.grpc_port}", manager, grpc_inference, metrics, options.max_body_bytes,
+            on_reload=workers.reload if workers else None)
     http_server, rest_port = None, None
     if options.rest_port:
-        http_server = HttpServer(RestApi(manager, inference, metrics), options.max_body_bytes)
+        http_server = HttpServer(RestApi(manager, rest_inference, metrics), options.max_body_bytes)
         try:
             rest_port = await http_server.listen(options.host, options.rest_port,
                                                  reuse_port=options.reuse_port or options.rest_workers > 1)
@@ -121,6 +123,8 @@ async def _serve_rest(options: ServeOptions, manager: ModelManager, inference: I
     log.info("stopping")
     if http_server:
         await http_server.close()
+    if grpc_server:
+        await grpc_server.stop(grace=1)
 
 
 def _announce(options: ServeOptions, grpc_port: int, rest_port: int | None) -> None:

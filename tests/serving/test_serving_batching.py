@@ -19,8 +19,10 @@ def batching_server(start_module_server, testdata, tmp_path_factory):
     # A long timeout so the 32 clients' requests reliably meet in shared batches.
     parameters.write_text("max_batch_size { value: 16 }\nbatch_timeout_micros { value: 50000 }\n"
                           "num_batch_threads { value: 2 }\n")
+    # Two gRPC pool threads: a predict waiting in the batcher must not hold one.
     return start_module_server(f"--model_base_path={testdata / 'saved_model_half_plus_two_cpu'}", "--model_name=m",
-                        "--enable_batching", f"--batching_parameters_file={parameters}")
+                               "--enable_batching", f"--batching_parameters_file={parameters}",
+                               "--grpc_max_threads=2")
 
 
 @pytest.mark.parametrize("protocol", ["rest", "grpc"])
@@ -50,9 +52,7 @@ def test_concurrent_mixed_size_requests_are_batched_and_split_back(batching_serv
     batches, rows = after["count"] - before["count"], after["sum"] - before["sum"]
     assert rows == 3 * sum(1 + i % 5 for i in range(CLIENTS))
     assert rows / batches > 5  # requests were merged (each sends 1-5 rows)
-
-
-
+    assert batches * 2 < 3 * CLIENTS  # more than two requests per batch, gRPC's two threads notwithstanding
 
 
 def test_requests_larger_than_a_batch_and_unbatchable_shapes_still_answer(batching_server):
