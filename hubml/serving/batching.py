@@ -6,9 +6,10 @@ requested outputs, trailing input shapes and dtypes) until `max_batch_size`
 rows are reached or `batch_timeout_micros` have passed since that oldest
 task arrived, concatenates their inputs along the first axis, runs the model
 once and hands each task its own rows back. A task larger than
-`max_batch_size` runs on its own. gRPC worker threads block on a task's
-future; REST awaits an asyncio future, and a batch settles all of its REST
-tasks with one callback on the event loop rather than one wake-up per task.
+`max_batch_size` runs on its own. Pool threads (classify, regress) block on
+a task's future; REST and gRPC predicts await an asyncio future, and a batch
+settles all of those with one callback on the event loop rather than one
+wake-up per task.
 """
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ class Inference:
 
     def predict(self, servable: Servable, signature_name: str | None, inputs: dict[str, np.ndarray],
                 output_keys: list[str] | None = None) -> dict[str, np.ndarray]:
-        """Blocking predict for gRPC worker threads: runs in the calling thread unless batched."""
+        """Blocking predict for pool threads (classify, regress): runs in the calling thread unless batched."""
         if self._can_batch(servable, signature_name, inputs):
             return self._batcher.submit(servable, signature_name, inputs, output_keys).result()
         return servable.run(signature_name, inputs, output_keys)

@@ -4,7 +4,8 @@
 `.../metadata` (GET) and `:predict`, `:classify`, `:regress` (POST); errors
 are `{"error": "..."}` with the HTTP status TF Serving maps each gRPC code
 to. JSON decoding and array building run on the event loop (orjson and one
-numpy call per input), the model call runs on the batcher or a thread pool.
+numpy call per input), the model call runs on the batcher, inline when the
+signature is quick, or on a thread pool (`Inference.predict_async`).
 """
 from __future__ import annotations
 
