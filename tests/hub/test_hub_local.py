@@ -14,7 +14,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import requests
 from tornado import httpclient, websocket
 
 from hub_testing import REPO_ROOT, free_port
+from wait_helpers import wait_for
 
 CONFIG = REPO_ROOT / "hub_config" / "jupyterhub_config.py"
 PROXY = REPO_ROOT / "hub_config" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -70,16 +70,6 @@ def hub_answers(url: str) -> bool:
         return requests.get(f"{url}/hub/api/", timeout=2).ok
     except requests.ConnectionError:
         return False
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class LocalHub:

@@ -1,26 +1,14 @@
-"""Helpers for the fault tests: waiting, finding a job's replica processes, reading a process's output live."""
+"""Helpers for the fault tests: finding a job's replica processes, reading a process's output live."""
 from __future__ import annotations
 
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
-from typing import Callable, TypeVar
 
-T = TypeVar("T")
+from wait_helpers import wait_for
+
 HUBML = [sys.executable, "-m", "hubml.cli"]  # the `hubml` command, in whatever environment runs the tests
-
-
-def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def replica_pids(job_id: str, attempt: int) -> list[int]:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fault_helpers import wait_for
+from wait_helpers import wait_for
 
 from hubml.client import Client
 

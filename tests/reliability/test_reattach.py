@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from fault_helpers import HUBML, OutputReader, wait_for
+from fault_helpers import HUBML, OutputReader
 
 from hubml.client import Client
 

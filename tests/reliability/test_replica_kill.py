@@ -8,7 +8,8 @@ import re
 import signal
 import time
 
-from fault_helpers import replica_pids, wait_for
+from fault_helpers import replica_pids
+from wait_helpers import wait_for
 
 EPOCHS = 4
 TRAINER = f"""

@@ -5,7 +5,8 @@ import os
 import signal
 from pathlib import Path
 
-from fault_helpers import replica_pids, wait_for
+from fault_helpers import replica_pids
+from wait_helpers import wait_for
 
 from hubml.backends.local.endpoint_supervisor import PROCESS_KIND
 

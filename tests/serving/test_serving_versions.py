@@ -4,10 +4,10 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
 
 from hubml.exceptions import ServingError
 from hubml.serving.client import PredictClient
+from wait_helpers import wait_for
 
 
 def test_new_version_is_served_without_failing_requests_in_flight(start_server, testdata, tmp_path):
@@ -30,13 +30,13 @@ def test_new_version_is_served_without_failing_requests_in_flight(start_server, 
     for sender in senders:
         sender.start()
     try:
-        _wait_for(lambda: len(answers) > 20)
+        wait_for(lambda: len(answers) > 20, 60, "20 answers from version 1", interval=0.05)
         staged = tmp_path / "staging"
         shutil.copytree(testdata / "saved_model_half_plus_three" / "00000123", staged)
         os.rename(staged, base / "2")  # appears whole, as a finished export does
-        _wait_for(lambda: answers[-1] == 4.0)  # half_plus_three answers 2/2 + 3
+        wait_for(lambda: answers[-1] == 4.0, 60, "version 2's answer", interval=0.05)  # half_plus_three answers 2/2 + 3
         served_new = len(answers)
-        _wait_for(lambda: len(answers) > served_new + 20)
+        wait_for(lambda: len(answers) > served_new + 20, 60, "20 more answers", interval=0.05)
     finally:
         stop.set()
         for sender in senders:
@@ -47,8 +47,3 @@ def test_new_version_is_served_without_failing_requests_in_flight(start_server, 
     assert [(s["version"], s["state"]) for s in client.status(protocol="rest")] == [("2", "AVAILABLE"), ("1", "END")]
 
 
-def _wait_for(condition, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.05)

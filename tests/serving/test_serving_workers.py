@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 import urllib.request
 from pathlib import Path
 
 import grpc
 from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
+from wait_helpers import wait_for
 
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -50,16 +50,6 @@ def gone(pid: int) -> bool:
     return not Path(f"/proc/{pid}").exists()
 
 
-def wait_for(condition, seconds: float = 90, what: str = "condition"):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_workers_share_the_port_sum_their_metrics_and_are_restarted(start_server, testdata):
     server = start_server(f"--model_base_path={testdata / 'saved_model_half_plus_two_cpu'}",
                           "--model_name=half_plus_two", "--rest_api_workers=2")
@@ -78,7 +68,7 @@ def test_workers_share_the_port_sum_their_metrics_and_are_restarted(start_server
     os.kill(worker, signal.SIGKILL)  # connections waiting in its accept queue are reset with it
     wait_for(lambda: gone(worker), 30, "the killed worker to exit")
     assert predict(server, "half_plus_two", 2.0) == (200, {"predictions": [3.0]})  # the first process answers
-    replacement = wait_for(lambda: [pid for pid in workers_of(primary) if pid != worker], what="a new worker")
+    replacement = wait_for(lambda: [pid for pid in workers_of(primary) if pid != worker], 90, "a new worker")
     assert len(replacement) == 1
 
     server.stop()
@@ -96,5 +86,5 @@ def test_a_config_reload_reaches_every_worker(start_server, testdata):
             model_management_pb2.ReloadConfigRequest(config=config), timeout=60)
     # the worker reloads after a SIGHUP; once it has, every connection finds the new model list
     wait_for(lambda: all(predict(server, "second", 1.0) == (200, {"predictions": [3.5]}) for _ in range(20)),
-             what="both processes to serve the new config")
+             90, "both processes to serve the new config")
     assert all(predict(server, "first", 1.0)[0] == 404 for _ in range(20))
