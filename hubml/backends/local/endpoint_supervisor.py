@@ -27,7 +27,8 @@ import sys
 import time
 
 from hubml.backends.local.store import Store
-from hubml.backends.local.supervisor import STOP_GRACE_SECONDS, describe_exit, die_with_parent
+from hubml.backends.local.supervisor import STOP_GRACE_SECONDS, describe_exit
+from hubml.processes import die_with_parent
 
 ENDPOINT_KIND, PROCESS_KIND = "endpoint", "endpoint-process"
 POLL_SECONDS = 0.1

@@ -12,7 +12,6 @@ part of every job's overhead.
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -24,12 +23,12 @@ from dataclasses import dataclass
 
 from hubml import storage
 from hubml.backends.local.store import Store
+from hubml.processes import die_with_parent
 from hubml.tfconfig import cluster_spec, decider, replica_names, tf_config
 
 POLL_SECONDS = 0.02
 STOP_GRACE_SECONDS = 5.0
 PEER_GRACE_SECONDS = 60.0
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -186,11 +185,6 @@ def describe_exit(code: int) -> str:
     if code < 0:
         return f"was killed by {signal.Signals(-code).name}"
     return f"exited with code {code}"
-
-
-def die_with_parent() -> None:
-    """Replicas die with their supervisor, so a lost supervisor never leaves training running unseen."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def main(argv: list[str]) -> int:
