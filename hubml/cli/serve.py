@@ -48,25 +48,13 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def skip_keras() -> None:
-    """`import tensorflow` imports Keras eagerly (about a third of its import time here);
-    a server loading SavedModels into sessions never uses it, so mark it absent."""
-    import sys
-
-    for name in ("keras", "tf_keras"):
-        sys.modules.setdefault(name, None)
-
-
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    skip_keras()
-    import logging
+    from hubml.serving import prepare_server_process
 
+    prepare_server_process()
     from hubml.exceptions import InvalidArgument
     from hubml.serving import config
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # the v1 loader's deprecation notices
     if bool(args.model_config_file) == bool(args.model_base_path):
         raise InvalidArgument("--model_base_path", "give either --model_base_path or --model_config_file")
     for flag, value in (("--rest_api_num_threads", args.rest_api_num_threads), ("--grpc_max_threads", args.grpc_max_threads),

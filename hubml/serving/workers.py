@@ -18,7 +18,6 @@ exit on their own.
 """
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import json
 import logging
@@ -35,13 +34,14 @@ from pathlib import Path
 from google.protobuf import text_format
 
 from hubml.exceptions import ServingError
+from hubml.processes import die_with_parent
+from hubml.serving import prepare_server_process
 
 log = logging.getLogger(__name__)
 
 METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 READY_TIMEOUT_SECONDS = 600.0
 RESTART_DELAY_SECONDS = 1.0
-_PR_SET_PDEATHSIG = 1
 
 
 def prepare_runtime_dir(count: int) -> str | None:
@@ -141,11 +141,9 @@ def ready_file(runtime: Path, number: int) -> Path:
 def run_worker(runtime: str, number: int) -> int:
     """A worker's life: die with the first process, serve REST, reload the config on SIGHUP
     (ignored while loading: the server reads the config file again once it listens)."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    from hubml.cli.serve import skip_keras
-
-    skip_keras()
+    prepare_server_process(log_prefix=f"worker {number} ")
     from hubml.serving import config
     from hubml.serving.server import ServeOptions, serve
 
@@ -159,8 +157,4 @@ def run_worker(runtime: str, number: int) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.INFO,
-                        format=f"%(asctime)s %(levelname)s worker {sys.argv[2]} %(name)s: %(message)s")
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     sys.exit(run_worker(sys.argv[1], int(sys.argv[2])))
