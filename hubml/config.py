@@ -15,6 +15,7 @@ from typing import Any
 from traitlets import Float, Int, Unicode
 from traitlets.config import Config, Configurable
 
+from hubml.specs import Resources, parse_memory
 from hubml.storage import check_root
 
 
@@ -32,6 +33,12 @@ class HubML(Configurable):
     capacity_memory = Unicode("", help="Local backend: memory jobs may use at once, e.g. 16Gi; empty = all.").tag(
         config=True)
     capacity_gpus = Int(-1, help="Local backend: GPUs jobs may use at once; -1 = all visible.").tag(config=True)
+    # One default for both backends: the local queue counts it, and the Kubernetes LimitRange of every user
+    # namespace writes it into pods that name none, so the namespace's ResourceQuota admits them.
+    default_cpu = Float(1.0, help="CPU cores a replica requests (and is limited to) when it names no --cpu; "
+                                  "0 = no default.").tag(config=True)
+    default_memory = Unicode("2Gi", help="Memory a replica requests (and is limited to) when it names no "
+                                         "--memory, e.g. 2Gi; 0 = no default.").tag(config=True)
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,8 @@ class Settings:
     capacity_cpu: float
     capacity_memory: str
     capacity_gpus: int
+    default_cpu: float
+    default_memory: str
 
     @classmethod
     def resolve(cls, explicit: dict[str, Any] | None = None, config: Config | None = None) -> Settings:
@@ -62,7 +71,15 @@ class Settings:
         values["namespace"] = values["namespace"] or f"hubml-{values['user']}"
         values["capacity_cpu"] = float(values["capacity_cpu"])
         values["capacity_gpus"] = int(values["capacity_gpus"])
+        values["default_cpu"] = float(values["default_cpu"])
         return cls(**values)
+
+    def default_resources(self, resources: Resources) -> Resources:
+        """`resources` with the default CPU and memory filled in where the user named none."""
+        memory = resources.memory if resources.memory is not None else parse_memory(self.default_memory or "0",
+                                                                                    "default_memory")
+        cpu = resources.cpu if resources.cpu is not None else self.default_cpu
+        return Resources(cpu=cpu or None, memory=memory or None, gpus=resources.gpus)
 
     def as_environment(self) -> dict[str, str]:
         """The same settings as `HUBML_*` variables, for processes hubml starts."""
