@@ -80,3 +80,23 @@ $(BENCH_STAMP): requirements/bench-kserve.txt | venv
 bench: venv $(BENCH_STAMP)
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(PY) benchmarks/serving.py $(BENCH_ARGS)
+
+# ---- a real single-node Kubernetes (issue 13), built from upstream Go modules; see docs/kubernetes.md ----
+.PHONY: cluster cluster-down cluster-deps
+
+# Debian's containerd, runc, CNI plugins and what the kubelet and kube-proxy call; debootstrap builds the images.
+CLUSTER_DEBS := containerd runc containernetworking-plugins iptables conntrack ethtool socat debootstrap
+
+cluster-deps:
+	@for tool in containerd runc iptables conntrack debootstrap socat; do command -v $$tool >/dev/null || missing=1; done; \
+	  test -x /usr/lib/cni/bridge || missing=1; \
+	  if [ -n "$$missing" ]; then apt-get update && apt-get install -y $(CLUSTER_DEBS); fi
+	command -v go >/dev/null || (apt-get update && apt-get install -y golang-go)
+
+# Builds what is missing (cached by version under ~/.cache/hubml-cluster), starts the cluster, waits for the node
+# and cluster DNS; its last line is KUBECONFIG=<path>. `source .cluster/env` points hubml at it.
+cluster: venv cluster-deps
+	$(PY) -m cluster up
+
+cluster-down: venv
+	$(PY) -m cluster down

@@ -11,6 +11,15 @@ starts) applies `namespace_manifests(...)`:
   to nothing and its token is not mounted.
 - ResourceQuota `hubml-quota`, the profile's budget, which bounds the
   notebook and every job and endpoint started from it.
+- LimitRange `hubml-defaults`, which gives every container that names no
+  CPU or memory the default request (`c.HubML.default_cpu`, `default_memory`,
+  the same default the local backend queues by) and the default memory as its
+  limit. Without it, the quota's admission refuses any pod that names none:
+  a default `%%train`, a default `%deploy`, and every init container.
+
+The quota tracks CPU requests but not CPU limits: a default replica requests
+CPU and may burst beyond it, as on the local backend, while memory, which
+cannot be taken back, is requested and limited alike.
 
     python -m hubml.backends.kubernetes.tenancy hubml-alice --user alice \
         --profiles spawner_profiles/profiles.yaml --profile cpu-small | kubectl apply -f -
@@ -23,10 +32,15 @@ import re
 import sys
 from typing import Any
 
-from hubml.backends.kubernetes.manifests import USER_LABEL, label_value
+from hubml.backends.kubernetes.manifests import USER_LABEL, container_resources, label_value
+from hubml.config import Settings
 from hubml.exceptions import InvalidArgument
+from hubml.specs import Resources
 
 NOTEBOOK_ACCOUNT, JOB_ACCOUNT, QUOTA_NAME = "hubml-notebook", "hubml-job", "hubml-quota"
+LIMIT_RANGE_NAME, STORAGE_SECRET = "hubml-defaults", "hubml-storage"
+# Pod Security admission refuses privileged, hostPath, hostNetwork and other node-taking pods here.
+POD_SECURITY = {"pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "baseline"}
 NAMESPACE_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 EVERY_VERB = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
 READ_VERBS = ["get", "list", "watch"]
@@ -35,17 +49,23 @@ NOTEBOOK_RULES: list[dict[str, Any]] = [
     {"apiGroups": [""], "resources": ["pods", "services", "configmaps"], "verbs": EVERY_VERB},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": EVERY_VERB},
-    {"apiGroups": [""], "resources": ["secrets", "resourcequotas"], "verbs": READ_VERBS},
+    {"apiGroups": [""], "resources": ["secrets", "resourcequotas", "limitranges"], "verbs": READ_VERBS},
 ]
 # A budget for namespaces whose profile names none.
-DEFAULT_QUOTA = {"requests.cpu": "8", "requests.memory": "32Gi", "limits.cpu": "16", "limits.memory": "64Gi",
+DEFAULT_QUOTA = {"requests.cpu": "8", "requests.memory": "32Gi", "limits.memory": "64Gi",
                  "requests.nvidia.com/gpu": "0", "pods": "50", "count/jobs.batch": "200",
                  "count/deployments.apps": "10", "services": "220", "configmaps": "1000"}
 
 
-def namespace_manifests(namespace: str, user: str, quota: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """ServiceAccounts, Role, RoleBinding and ResourceQuota for one user's namespace, in apply order."""
+def namespace_manifests(namespace: str, user: str, quota: dict[str, str] | None = None,
+                        defaults: Resources | None = None) -> list[dict[str, Any]]:
+    """ServiceAccounts, Role, RoleBinding, ResourceQuota and LimitRange for one user's namespace, in apply order.
+
+    `defaults` is what a container naming no CPU or memory requests: by default the settings' (`c.HubML`).
+    """
     check_namespace_name(namespace)
+    if defaults is None:
+        defaults = Settings.resolve({"namespace": namespace}).default_resources(Resources())
     labels = {USER_LABEL: label_value(user)}
 
     def metadata(name: str) -> dict[str, Any]:
@@ -62,7 +82,30 @@ def namespace_manifests(namespace: str, user: str, quota: dict[str, str] | None 
          "subjects": [{"kind": "ServiceAccount", "name": NOTEBOOK_ACCOUNT, "namespace": namespace}]},
         {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": metadata(QUOTA_NAME),
          "spec": {"hard": {key: str(value) for key, value in (quota or DEFAULT_QUOTA).items()}}},
+        limit_range(metadata(LIMIT_RANGE_NAME), defaults),
     ]
+
+
+def namespace_object(namespace: str, user: str) -> dict[str, Any]:
+    """The user's Namespace, labelled with its user and the Pod Security level its admission enforces."""
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": check_namespace_name(namespace),
+                         "labels": {USER_LABEL: label_value(user), **POD_SECURITY}}}
+
+
+def limit_range(metadata: dict[str, Any], defaults: Resources) -> dict[str, Any]:
+    requests = container_resources(defaults).get("requests", {})
+    limit = {"default": {"memory": requests["memory"]}} if "memory" in requests else {}
+    return {"apiVersion": "v1", "kind": "LimitRange", "metadata": metadata,
+            "spec": {"limits": [{"type": "Container", "defaultRequest": requests, **limit}]}}
+
+
+def storage_secret(namespace: str, user: str, keys: dict[str, str]) -> dict[str, Any]:
+    """The namespace's storage credentials (AWS_ACCESS_KEY_ID, ...), which every job and endpoint pod reads."""
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": STORAGE_SECRET, "namespace": check_namespace_name(namespace),
+                         "labels": {USER_LABEL: label_value(user)}},
+            "stringData": dict(keys)}
 
 
 def check_namespace_name(namespace: str) -> str:
