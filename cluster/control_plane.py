@@ -50,6 +50,8 @@ def start_api_server(binaries: Path, node_ip: str) -> None:
         f"--service-account-key-file={pki / 'service-accounts.pub'}",
         f"--service-account-signing-key-file={pki / 'service-accounts.key'}",
         "--authorization-mode=Node,RBAC",
+        # The node registers by name, which only cluster DNS knows: reach kubelets (logs, exec) by address.
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
         # The default plugins stay on (NamespaceLifecycle, LimitRanger, ServiceAccount, ResourceQuota,
         # PodSecurity, ...); NodeRestriction is the one a kubeadm cluster adds.
         "--enable-admission-plugins=NodeRestriction",

@@ -103,7 +103,7 @@ class Endpoint:
     def wait_ready(self, timeout: float | None = READY_TIMEOUT_SECONDS, remove_if_failed: bool = False) -> Endpoint:
         """Block until the endpoint serves a version; raise `EndpointFailed` if it fails or time runs out.
 
-        With `remove_if_failed`, an endpoint that failed (not one still starting) is undeployed first.
+        With `remove_if_failed`, an endpoint that failed, or was not ready in time, is undeployed first.
         """
         deadline = None if timeout is None else time.time() + timeout
         while True:
@@ -117,8 +117,11 @@ class Endpoint:
                     reason += "\n(the failed endpoint was removed)"
                 raise EndpointFailed(self.name, record["state"], reason)
             if deadline is not None and time.time() > deadline:
-                raise EndpointFailed(self.name, record["state"], f"not ready after {timeout:g} s"
-                                     + (f" ({record['reason']})" if record.get("reason") else ""))
+                reason = f"not ready after {timeout:g} s" + (f" ({record['reason']})" if record.get("reason") else "")
+                if remove_if_failed:  # the deploy failed: nothing it started is left behind
+                    self.undeploy()
+                    reason += "\n(the endpoint was removed)"
+                raise EndpointFailed(self.name, record["state"], reason)
             time.sleep(READY_POLL_SECONDS)
 
     def undeploy(self) -> None:

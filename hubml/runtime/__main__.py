@@ -5,6 +5,7 @@ import builtins
 import json
 import os
 import runpy
+import signal
 import sys
 import traceback
 
@@ -33,6 +34,9 @@ def main() -> int:
     print(f"[hubml] {replica.job_id} {replica.name} attempt {replica.attempt} starting", flush=True)
     syncer = Syncer(replica, decides)
     syncer.start()
+    # Stopped from outside (cancel, a new attempt): leave through the code's own exit, so the last
+    # checkpoints and metrics are still synced to storage below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     code = run_user_code(bundle, spec)
     if record is not None:
         publish.finish(replica, record, code == 0)

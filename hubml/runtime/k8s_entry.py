@@ -1,36 +1,40 @@
-"""`python -m hubml.runtime.k8s_entry`: start one replica in a Kubernetes pod.
+"""`python -m hubml.runtime.k8s_entry`: one replica in a Kubernetes pod, supervised from inside the pod.
 
 The Kubernetes backend runs each role as an Indexed Job. A pod knows its role
 (`HUBML_ROLE`, one per Job), its index (`JOB_COMPLETION_INDEX`, set by the
-Job controller) and the cluster every replica shares (`HUBML_TF_CLUSTER`,
-the same JSON in every pod); this builds `TF_CONFIG` from the three, then runs
-`hubml.runtime` exactly as on any backend.
+Job controller) and the cluster every replica shares (`HUBML_TF_CLUSTER`, the
+same JSON in every pod); this builds `TF_CONFIG` from the three, then runs
+`hubml.runtime` as a child, exactly as on any backend.
 
-It also stands in for TFJob's operator when the job is decided. The deciding
-replica (the chief, else worker 0) writes `{job}/outcome.json` to storage once
-it has ended for good; the replicas that never end by themselves (the `ps`,
-and the workers when there is a chief) run the runtime as a child process and
-end with code 0 once that file appears. The backend also stops them when it
-sees the job decided; this covers the time when no notebook is watching.
+It also does in the pod what TFJob's operator and the local supervisor do from
+outside, so that nothing depends on a client watching (hubml/runtime/attempts.py):
+it joins the current attempt, ends its replica when the attempt is lost
+elsewhere or the job is decided, tells a lost replica from a code error, and
+records the job's outcome. Its exit code tells the Job's pod failure policy
+what happened:
+
+    0                     done (or the job was decided elsewhere)
+    1, 3                  a code error or failed requirements: the job fails at once (FailJob)
+    75 (EX_TEMPFAIL)      the attempt was lost elsewhere: start over, counted against --retries
+    128 + signal, other   this replica was lost (killed, out of memory, its pod stopped): start over
 """
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 
-from hubml import storage
 from hubml.runtime.__main__ import EXIT_REQUIREMENTS_FAILED
-from hubml.runtime.__main__ import main as run_runtime
+from hubml.runtime.attempts import JobFolder
 from hubml.tfconfig import decider, tf_config
 
-OUTCOME_FILE = "outcome.json"
-# The runtime exits 1 when the user's code raises and EXIT_REQUIREMENTS_FAILED when requirements.txt
-# cannot be installed: the same code would fail the same way again, so the Job's podFailurePolicy
-# fails the job on these codes rather than retrying it.
+# The same code would fail the same way again: the pod failure policy fails the job on these codes.
 CODE_ERROR_EXIT_CODES = (1, EXIT_REQUIREMENTS_FAILED)
+EXIT_ATTEMPT_LOST = 75
+STOP_GRACE_SECONDS = 20.0
 
 
 def tf_config_from_pod(environ: dict[str, str]) -> str | None:
@@ -45,41 +49,98 @@ def waits_for_decider(cluster: dict[str, list[str]], role: str) -> bool:
     return role == "ps" or (role == "worker" and "chief" in cluster)
 
 
-def main() -> int:
-    config = tf_config_from_pod(dict(os.environ))
-    if config is None:
-        return run_runtime()
-    os.environ["TF_CONFIG"] = config
-    task = json.loads(config)
-    cluster, role, index = task["cluster"], task["task"]["type"], task["task"]["index"]
-    outcome = storage.join(os.environ["HUBML_JOB_URL"], OUTCOME_FILE)
-    if waits_for_decider(cluster, role):
-        return run_until_decided(outcome)
-    code = run_runtime()
-    if (role, index) == decider({name: len(addresses) for name, addresses in cluster.items()}) \
-            and (code == 0 or code in CODE_ERROR_EXIT_CODES):
-        storage.write_text(outcome, json.dumps({"replica": f"{role}-{index}", "exit_code": code}))
-    return code
+def poll_seconds() -> float:
+    return float(os.environ.get("HUBML_OUTCOME_POLL_SECONDS", "2"))
 
 
-def outcome_poll_seconds() -> float:
-    return float(os.environ.get("HUBML_OUTCOME_POLL_SECONDS", "5"))
+def peer_loss_grace_seconds() -> float:
+    """How long a replica whose code failed waits to learn that a lost peer made it fail (a replacement pod
+    marks the attempt lost when it starts, seconds after its predecessor ended)."""
+    return float(os.environ.get("HUBML_PEER_LOSS_GRACE_SECONDS", "30"))
 
 
-def run_until_decided(outcome: str) -> int:
-    """Run the runtime as a child; end it, with success, once the deciding replica has ended."""
-    child = subprocess.Popen([sys.executable, "-m", "hubml.runtime"])
-    while child.poll() is None:
-        if storage.exists(outcome):
-            print(f"[hubml] the job is decided ({storage.read_text(outcome)}); stopping", flush=True)
-            child.terminate()
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+class ReplicaSupervisor:
+    def __init__(self, environ: dict[str, str]):
+        config = tf_config_from_pod(environ)
+        self.cluster = json.loads(config)["cluster"] if config else {environ.get("HUBML_ROLE", "worker"): ["-"]}
+        self.role = environ.get("HUBML_ROLE", "worker")
+        self.index = int(environ.get("JOB_COMPLETION_INDEX", "0"))
+        self.name = f"{self.role}-{self.index}"
+        self.distributed = config is not None
+        self.decides = (self.role, self.index) == decider({role: len(hosts) for role, hosts in self.cluster.items()})
+        self.folder = JobFolder(environ["HUBML_JOB_URL"])
+        self.environment = dict(environ, **({"TF_CONFIG": config} if config else {}))
+        self.attempt = 0
+        self.child: subprocess.Popen | None = None
+
+    def run(self) -> int:
+        self.attempt = self.folder.join(self.name)
+        self.environment["HUBML_ATTEMPT"] = str(self.attempt)
+        signal.signal(signal.SIGTERM, self._stopped)
+        self.child = subprocess.Popen([sys.executable, "-m", "hubml.runtime"], env=self.environment)
+        while (code := self.child.poll()) is None:
+            time.sleep(poll_seconds())
+            stop = self._reason_to_stop()
+            if stop is not None:
+                self._end_child()
+                return stop
+        return self._ended(code)
+
+    def _reason_to_stop(self) -> int | None:
+        """An exit code if this replica must stop although it still runs, else None."""
+        lost = self.folder.lost(self.attempt)
+        if lost is not None:
+            print(f"[hubml] attempt {self.attempt} was lost ({lost['replica']} {lost['reason']}); "
+                  "stopping so that every replica starts over", flush=True)
+            return EXIT_ATTEMPT_LOST
+        outcome = self.folder.outcome()
+        if outcome is not None and (waits_for_decider(self.cluster, self.role) or outcome["state"] != "SUCCEEDED"):
+            print(f"[hubml] the job is decided ({outcome['replica']}: {outcome['state']}); stopping", flush=True)
             return 0
-        time.sleep(outcome_poll_seconds())
-    return child.returncode
+        return None
+
+    def _ended(self, code: int) -> int:
+        if code == 0:
+            if self.decides:
+                self.folder.decide("SUCCEEDED", 0, "", self.name, self.attempt)
+            return 0
+        if code in CODE_ERROR_EXIT_CODES:
+            if self.distributed and self._peer_was_lost():
+                return EXIT_ATTEMPT_LOST
+            self.folder.decide("FAILED", code, f"{self.name} exited with code {code}", self.name, self.attempt)
+            return code
+        why = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        self.folder.mark_lost(self.attempt, self.name, why)
+        return 128 - code if code < 0 else code
+
+    def _peer_was_lost(self) -> bool:
+        deadline = time.monotonic() + peer_loss_grace_seconds()
+        while time.monotonic() < deadline:
+            if self.folder.lost(self.attempt) is not None:
+                return True
+            time.sleep(poll_seconds())
+        return False
+
+    def _stopped(self, signum: int, frame: object) -> None:
+        """The pod is being stopped (deleted, evicted, its Job ended): the attempt is lost, unless the job is over."""
+        if self.folder.outcome() is None:
+            self.folder.mark_lost(self.attempt, self.name, "was stopped (its pod deleted or evicted)")
+        self._end_child()
+        sys.exit(128 + signum)
+
+    def _end_child(self) -> None:
+        if self.child is None or self.child.poll() is not None:
+            return
+        self.child.terminate()
+        try:
+            self.child.wait(STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+            self.child.wait()
+
+
+def main() -> int:
+    return ReplicaSupervisor(dict(os.environ)).run()
 
 
 if __name__ == "__main__":

@@ -2,13 +2,17 @@
 
 The cluster is the database. A job is its record (a ConfigMap), a headless
 Service and one Indexed Job per role, found by the `hubml.io/job` and
-`hubml.io/user` labels; an endpoint is a Deployment and a Service. Job status
-comes from two list-and-watches per namespace (records and Jobs), never from
-polling each job. Everything happens in the namespace from the settings, and
-nowhere else.
+`hubml.io/user` labels; an endpoint is a Deployment and a Service. Status comes
+from four list-and-watches per namespace (records, Jobs, pods and warning
+events), never from polling each job, so a pod that cannot start says why as
+soon as the kubelet or the scheduler does. What decides a job runs in its pods
+(hubml.runtime.k8s_entry), not here: a client that watches only writes down
+what it saw and removes what a failed job left running. Everything happens in
+the namespace from the settings, and nowhere else.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -18,8 +22,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from hubml import storage
-from hubml.backends.base import (ENDPOINT_FAILED, ENDPOINT_PENDING, ENDPOINT_READY, Backend, JobRecord,
-                                 LogLine, endpoint_record)
+from hubml.backends.base import CANCELLED, FAILED, Backend, JobRecord, LogLine, endpoint_record
 from hubml.backends.kubernetes import manifests, status
 from hubml.backends.kubernetes.logs import LogSource, follow_logs, read_logs
 from hubml.backends.kubernetes.manifests import (ENDPOINT_LABEL, JOB_LABEL, RECORD_LABEL, USER_LABEL, Target,
@@ -30,13 +33,11 @@ from hubml.backends.kubernetes.watch import REQUEST_TIMEOUT, ResourceWatch
 from hubml.backends.local.backend import demand_of
 from hubml.config import Settings
 from hubml.exceptions import BackendError, InvalidArgument
-from hubml.specs import DeploySpec, TrainSpec
+from hubml.runtime.attempts import JobFolder
+from hubml.specs import DeploySpec, Resources, TrainSpec
 
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 SYNC_TIMEOUT_SECONDS = 30.0
-# Replicas left running once a job is decided end by themselves within seconds (hubml.runtime.k8s_entry),
-# keeping their pods and logs; the backend stops what is still running after this grace.
-LEFTOVER_GRACE_SECONDS = 30.0
 FOREGROUND = {"propagationPolicy": "Foreground"}
 # What a job's demand is checked against in the namespace's ResourceQuota, and the option to blame.
 QUOTA_RESOURCES = {"cpu": ("requests.cpu", "limits.cpu", "cpu"),
@@ -47,7 +48,6 @@ QUOTA_OPTIONS = {"cpu": "--cpu", "memory": "--memory", "gpus": "--gpus", "pods":
 
 class KubernetesBackend(Backend):
     name = "kubernetes"
-    leftover_grace_seconds = LEFTOVER_GRACE_SECONDS
 
     def __init__(self, settings: Settings, api_client: k8s.ApiClient | None = None,
                  options: ClusterOptions | None = None, home_namespace: str | None = None):
@@ -67,14 +67,14 @@ class KubernetesBackend(Backend):
         self._lock = threading.Lock()
         self._records: ResourceWatch | None = None
         self._role_jobs: ResourceWatch | None = None
+        self._pods: ResourceWatch | None = None
+        self._events: ResourceWatch | None = None
         self._settled: set[str] = set()
-        self._cleanups: list[threading.Timer] = []
+        self._outcomes: dict[str, dict[str, Any] | None] = {}
 
     def close(self) -> None:
-        """Stop the watches and pending clean-ups (and close the client this backend made)."""
-        for cleanup in self._cleanups:
-            cleanup.cancel()
-        for watch in (self._records, self._role_jobs):
+        """Stop the watches (and close the client this backend made)."""
+        for watch in (self._records, self._role_jobs, self._pods, self._events):
             if watch is not None:
                 watch.stop()
         if self._owns_client:
@@ -89,9 +89,10 @@ class KubernetesBackend(Backend):
         manifests.job_manifests("check-000000", spec, self.target)
         try:
             limits = {row["resource"]: row["limit"] for row in self._quota()}
+            defaulted = dataclasses.replace(spec, resources=self._default_resources(spec.resources))
         except BackendError:  # quota unreadable: the API server still enforces it
             return
-        demand = {**demand_of(spec), "pods": float(sum(spec.replicas.values()))}
+        demand = {**demand_of(defaulted), "pods": float(sum(spec.replicas.values()))}
         for key, resources in QUOTA_RESOURCES.items():
             for resource in resources:
                 if resource in limits and demand[key] > limits[resource]:
@@ -103,7 +104,7 @@ class KubernetesBackend(Backend):
         spec = TrainSpec.from_dict(record.spec)
         objects = manifests.job_manifests(record.id, spec, self.target)
         owner = self._create(manifests.job_record(record.id, spec, self.target, record.submitted_at))
-        records, role_jobs = self._watches()
+        records, role_jobs = self._watches()[:2]
         records.put(owner)
         try:
             for manifest in objects:
@@ -117,83 +118,107 @@ class KubernetesBackend(Backend):
         return self.job(record.id)
 
     def _job(self, job_id: str) -> JobRecord | None:
-        records, role_jobs = self._watches()
+        records = self._watches()[0]
         record = records.get(job_id) or self._read_record(job_id)
-        return None if record is None else self._job_record(record, role_jobs.snapshot())
+        return None if record is None else self._job_record(record)
 
     def _jobs(self) -> list[JobRecord]:
-        records, role_jobs = self._watches()
-        jobs = role_jobs.snapshot()
-        return [self._job_record(record, jobs) for record in records.snapshot().values()]
+        records = self._watches()[0]
+        return [self._job_record(record) for record in records.snapshot().values()]
 
     def _cancel(self, record: JobRecord) -> JobRecord:
         self._settled.add(record.id)
+        # First the outcome, which the replicas read: stopped pods then end without starting another attempt.
+        JobFolder(self.job_url(record.id)).decide(CANCELLED, -1, "cancelled by user", "hubml", record.attempt)
+        self._remove_objects(record)
+        self._settle(status.cancelled(record))
+        return self.job(record.id)
+
+    def _remove_objects(self, record: JobRecord) -> None:
+        """The job's Jobs and Service, pods first (foreground); its record and outcome stay."""
         for role in TrainSpec.from_dict(record.spec).replicas:
             self._delete(self.batch.delete_namespaced_job, f"{record.id}-{role}")
         self._delete(self.core.delete_namespaced_service, manifests.service_name(record.id))
-        self._settle(status.cancelled(record))
-        return self.job(record.id)
 
     def _logs(self, record: JobRecord, follow: bool, cursor: dict | None) -> Iterator[LogLine]:
         if follow:
             return follow_logs(self.log_source, record.id, lambda: self.job(record.id).final, cursor)
         return read_logs(self.log_source, record.id, cursor)
 
-    # --- status: two watches, and what they show ---------------------------------------
+    # --- status: four watches, and what they show ---------------------------------------
 
-    def _watches(self) -> tuple[ResourceWatch, ResourceWatch]:
+    def _watches(self) -> tuple[ResourceWatch, ResourceWatch, ResourceWatch, ResourceWatch]:
         with self._lock:
             if self._records is None:
+                mine = self._user_selector
                 self._records = ResourceWatch(self.core.list_namespaced_config_map, self.namespace,
-                                              f"{RECORD_LABEL}=job,{self._user_selector}", self._observe).start()
+                                              f"{RECORD_LABEL}=job,{mine}", self._observe).start()
                 self._role_jobs = ResourceWatch(self.batch.list_namespaced_job, self.namespace,
-                                                f"{JOB_LABEL},{self._user_selector}", self._observe).start()
-        self._records.wait_synced(SYNC_TIMEOUT_SECONDS)
-        self._role_jobs.wait_synced(SYNC_TIMEOUT_SECONDS)
-        return self._records, self._role_jobs
+                                                f"{JOB_LABEL},{mine}", self._observe).start()
+                self._pods = ResourceWatch(self.core.list_namespaced_pod, self.namespace, mine,
+                                           self._observe).start()
+                self._events = ResourceWatch(self.core.list_namespaced_event, self.namespace, None,
+                                             self._observe, field_selector="type=Warning").start()
+        watches = (self._records, self._role_jobs, self._pods, self._events)
+        for watch in watches:
+            watch.wait_synced(SYNC_TIMEOUT_SECONDS)
+        return watches
 
-    def _job_record(self, record: dict[str, Any], jobs: dict[str, dict[str, Any]]) -> JobRecord:
+    def _job_record(self, record: dict[str, Any]) -> JobRecord:
         job_id = record["metadata"]["name"]
         roles = TrainSpec.from_dict(json.loads(record["data"]["spec.json"])).replicas
+        jobs = self._jobs_of(job_id)
         role_jobs = {role: jobs[f"{job_id}-{role}"] for role in roles if f"{job_id}-{role}" in jobs}
-        return status.job_record(record, role_jobs)
+        pods = [pod for pod in self._pods.snapshot().values()
+                if (pod["metadata"].get("labels") or {}).get(JOB_LABEL) == job_id]
+        settled = (record["metadata"].get("annotations") or {}).get(status.STATE)
+        failed = any(status.failure_condition(each) for each in role_jobs.values())
+        # The replicas' stored outcome is read only where the Jobs cannot tell: they are gone, or failed.
+        outcome = self._outcome(job_id) if not settled and (len(role_jobs) < len(roles) or failed) else None
+        return status.job_record(record, role_jobs, pods, self._events.snapshot().values(), outcome)
+
+    def _outcome(self, job_id: str) -> dict[str, Any] | None:
+        if self._outcomes.get(job_id) is None:
+            try:
+                self._outcomes[job_id] = JobFolder(self.job_url(job_id)).outcome()
+            except OSError:  # storage unreachable now: the Jobs' own conditions still tell
+                return None
+        return self._outcomes[job_id]
 
     def _observe(self, obj: dict[str, Any]) -> None:
-        """Called by the watches on every change: write down the outcome of a job seen ending."""
-        job_id = (obj["metadata"].get("labels") or {}).get(JOB_LABEL)
-        watches = (self._records, self._role_jobs)
+        """Called by the watches on every change: write down the end of a job seen ending, and remove what a job
+        that failed before its code ran (an image that cannot be pulled, say) would otherwise keep retrying."""
+        labels = obj["metadata"].get("labels") or {}
+        job_id = labels.get(JOB_LABEL) or self._job_of_event(obj)
+        watches = (self._records, self._role_jobs, self._pods, self._events)
         if not job_id or job_id in self._settled or not all(w is not None and w.synced.is_set() for w in watches):
             return
         record = self._records.get(job_id)
         if record is None or (record["metadata"].get("annotations") or {}).get(status.STATE):
             return
-        job = self._job_record(record, self._role_jobs.snapshot())
-        with self._lock:  # both watch threads call this: settle each job once
+        job = self._job_record(record)
+        with self._lock:  # every watch thread calls this: settle each job once
             if not job.final or job_id in self._settled:
                 return
             self._settled.add(job_id)
         try:
             self._settle(job)
+            if job.state == FAILED and not any(map(status.failure_condition, self._jobs_of(job_id).values())):
+                self._remove_objects(job)  # failed before any code ran: its pods would wait forever
         except (ApiException, BackendError):
             self._settled.discard(job_id)  # the next change retries
-            return
-        cleanup = threading.Timer(self.leftover_grace_seconds, self._remove_leftover_replicas, [job])
-        cleanup.daemon = True
-        self._cleanups.append(cleanup)
-        cleanup.start()
 
-    def _remove_leftover_replicas(self, job: JobRecord) -> None:
-        """As TFJob: once the job is decided, the ps (and, with a chief, the workers) are stopped."""
-        spec = TrainSpec.from_dict(job.spec)
-        for role in spec.replicas:
-            if job.state == status.SUCCEEDED and role == "worker" and not spec.chief:
-                continue  # without a chief, the other workers finish on their own
-            role_job = self._role_jobs.get(f"{job.id}-{role}")
-            if role_job is not None and not status.success_condition(role_job) and not status.failure_condition(role_job):
-                try:
-                    self._delete(self.batch.delete_namespaced_job, f"{job.id}-{role}")
-                except BackendError as error:  # a timer thread: say it, the TTL or a cancel cleans up later
-                    print(f"hubml: could not stop the leftover {role} replicas of {job.id}: {error}")
+    def _jobs_of(self, job_id: str) -> dict[str, dict[str, Any]]:
+        return {name: job for name, job in self._role_jobs.snapshot().items()
+                if (job["metadata"].get("labels") or {}).get(JOB_LABEL) == job_id}
+
+    @staticmethod
+    def _job_of_event(obj: dict[str, Any]) -> str | None:
+        """The job a Job's event is about (events carry no labels, only the object they concern)."""
+        involved = obj.get("involvedObject") or {}
+        if obj.get("kind") == "Event" and involved.get("kind") == "Job":
+            return involved.get("name", "").rsplit("-", 1)[0] or None
+        return None
 
     def _settle(self, job: JobRecord) -> None:
         patch = {"metadata": {"annotations": status.final_annotations(job)}}
@@ -221,7 +246,11 @@ class KubernetesBackend(Backend):
                                   "cluster cannot read it: copy it to storage's models/ first")
         deployment, service = manifests.endpoint_manifests(spec, self.target)
         created = self._create(deployment)
-        self._create(service)
+        try:
+            self._create(service)
+        except BackendError:  # e.g. the quota admits no more Services: take back the Deployment
+            self._delete(self.apps.delete_namespaced_deployment, spec.name)
+            raise
         return self._endpoint_record(created)
 
     def _endpoint(self, name: str) -> dict[str, Any] | None:
@@ -246,15 +275,44 @@ class KubernetesBackend(Backend):
 
     def _endpoint_record(self, deployment: dict[str, Any]) -> dict[str, Any]:
         spec = DeploySpec.from_dict(json.loads(deployment["metadata"]["annotations"]["hubml.io/spec"]))
-        host = manifests.endpoint_host(spec.name, self.target)
-        state, reason = endpoint_state(deployment)
+        host = self._endpoint_host(spec.name)
+        _, _, pods, events = self._watches()
+        mine = [pod for pod in pods.snapshot().values()
+                if (pod["metadata"].get("labels") or {}).get(ENDPOINT_LABEL) == spec.name]
+        state, reason = status.endpoint_state(deployment, mine, events.snapshot().values())
         return endpoint_record(spec, self.name, state=state, reason=reason,
                                versions=[] if spec.version is None else [spec.version],
                                rest_url=f"http://{host}:{manifests.REST_PORT}",
                                grpc_target=f"{host}:{manifests.GRPC_PORT}",
                                created_at=status.timestamp(deployment["metadata"].get("creationTimestamp")))
 
+    def _endpoint_host(self, name: str) -> str:
+        """In a pod, the Service's name in cluster DNS; elsewhere its cluster IP, which a node (this cluster's
+        host, for one) reaches through kube-proxy's rules, while it cannot resolve the cluster's names."""
+        if own_namespace() is not None:
+            return manifests.endpoint_host(name, self.target)
+        try:
+            service = self._call(self.core.read_namespaced_service, manifests.service_name(name), self.namespace)
+        except BackendError:
+            return manifests.endpoint_host(name, self.target)
+        return service["spec"].get("clusterIP") or manifests.endpoint_host(name, self.target)
+
     # --- quota -----------------------------------------------------------------------
+
+    def _default_resources(self, resources: Resources) -> Resources:
+        """`resources` as the namespace's LimitRange completes a container that names no CPU or memory."""
+        from kubernetes.utils import parse_quantity
+
+        for limit_range in self._call(self.core.list_namespaced_limit_range, self.namespace)["items"]:
+            for limit in limit_range["spec"].get("limits") or []:
+                defaults = limit.get("defaultRequest") or {}
+                if limit.get("type") == "Container" and defaults:
+                    cpu = float(parse_quantity(defaults["cpu"])) if "cpu" in defaults else None
+                    memory = int(parse_quantity(defaults["memory"])) if "memory" in defaults else None
+                    return Resources(cpu=resources.cpu if resources.cpu is not None else cpu,
+                                     memory=resources.memory if resources.memory is not None else memory,
+                                     gpus=resources.gpus)
+        return resources
 
     def _quota(self) -> list[dict[str, Any]]:
         from kubernetes.utils import parse_quantity
@@ -295,19 +353,6 @@ class KubernetesBackend(Backend):
             raise BackendError(f"Kubernetes refused {method.__name__} in namespace {self.namespace}: "
                                f"{error.status} {api_message(error)}") from error
         return json.loads(response.data)
-
-
-def endpoint_state(deployment: dict[str, Any]) -> tuple[str, str]:
-    wanted = deployment["spec"].get("replicas", 1)
-    observed = deployment.get("status") or {}
-    for condition in observed.get("conditions") or []:
-        failed = (condition.get("type") == "Progressing" and condition.get("status") == "False") or \
-                 (condition.get("type") == "ReplicaFailure" and condition.get("status") == "True")
-        if failed:
-            return ENDPOINT_FAILED, condition.get("message") or condition.get("reason", "")
-    if int(observed.get("readyReplicas") or 0) >= wanted:
-        return ENDPOINT_READY, ""
-    return ENDPOINT_PENDING, f"{int(observed.get('readyReplicas') or 0)}/{wanted} replicas ready"
 
 
 def api_message(error: ApiException) -> str:

@@ -65,7 +65,7 @@ class LogSource:
         request = self.api_client.param_serialize(
             "GET", "/api/v1/namespaces/{namespace}/pods/{name}/log",
             path_params={"namespace": self.namespace, "name": pod}, query_params=query,
-            header_params={"Accept": "text/plain"}, auth_settings=["BearerToken"])
+            header_params={"Accept": "*/*"}, auth_settings=["BearerToken"])
         timeout = (REQUEST_TIMEOUT[0], FOLLOW_READ_TIMEOUT) if follow else REQUEST_TIMEOUT
         response = self.api_client.call_api(*request, _request_timeout=timeout)
         if not 200 <= response.status <= 299:

@@ -75,8 +75,10 @@ def replica_host(job_id: str, role: str, index: int, target: Target) -> str:
 
 def owned_by(manifest: dict[str, Any], owner: dict[str, Any]) -> dict[str, Any]:
     """`manifest`, garbage-collected with `owner` (an object as the API server returned it)."""
+    # No blockOwnerDeletion: it needs rights on the owner's finalizers that a notebook's Role has no reason to
+    # hold (OwnerReferencesPermissionEnforcement), and hubml never deletes a record in the foreground.
     reference = {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
-                 "uid": owner["metadata"]["uid"], "blockOwnerDeletion": True}
+                 "uid": owner["metadata"]["uid"]}
     manifest["metadata"]["ownerReferences"] = [reference]
     return manifest
 
@@ -143,10 +145,12 @@ def role_job(job_id: str, spec: TrainSpec, role: str, count: int, target: Target
         "completionMode": "Indexed",
         "completions": count,
         "parallelism": count,
-        "backoffLimit": spec.retries,
+        # An attempt that is lost ends every replica's pod (hubml.runtime.k8s_entry), so each index fails once
+        # per attempt: --retries N allows each index N more pods, and one index out of them fails the Job.
+        "backoffLimitPerIndex": spec.retries,
+        "maxFailedIndexes": 0,
         "podFailurePolicy": {"rules": [
-            # Eviction, preemption, node loss: run the pod again, without counting it as a retry.
-            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            # A code error, or requirements that cannot be installed: the same code would fail again.
             {"action": "FailJob", "onExitCodes": {"containerName": REPLICA_CONTAINER, "operator": "In",
                                                   "values": list(CODE_ERROR_EXIT_CODES)}},
         ]},
@@ -164,7 +168,7 @@ def replica_pod(job_id: str, spec: TrainSpec, role: str, target: Target) -> dict
     options = target.options
     container = {
         "name": REPLICA_CONTAINER,
-        "image": spec.image or options.runtime_image,
+        "image": spec.image or (options.gpu_runtime_image if spec.resources.gpus else options.runtime_image),
         "command": ["python3", "-m", "hubml.runtime.k8s_entry"],
         "env": [{"name": key, "value": value} for key, value in replica_environment(job_id, spec, role, target)],
         "ports": [{"name": "tf", "containerPort": options.tf_port}],
@@ -284,6 +288,7 @@ def serving_deployment(spec: DeploySpec, target: Target) -> dict[str, Any]:
     serving = {
         "name": SERVING_CONTAINER,
         "image": options.serving_image + ("-gpu" if spec.resources.gpus else ""),
+        **({"command": list(options.serving_command)} if options.serving_command else {}),
         "args": arguments,
         "ports": [{"name": "grpc", "containerPort": GRPC_PORT}, {"name": "http", "containerPort": REST_PORT}],
         "readinessProbe": {"httpGet": {"path": f"/v1/models/{model}", "port": REST_PORT},

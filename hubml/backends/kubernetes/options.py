@@ -21,11 +21,19 @@ from hubml.exceptions import InvalidArgument
 class Kubernetes(Configurable):
     runtime_image = Unicode(f"ghcr.io/hubml/runtime:{__version__}",
                             help="Image that runs jobs (and copies hubml into bring-your-own images).").tag(config=True)
+    gpu_runtime_image = Unicode(f"ghcr.io/hubml/runtime:{__version__}-gpu",
+                                help="Image that runs jobs asking for GPUs: the runtime image built with "
+                                     "TensorFlow's CUDA wheels (images/runtime/Dockerfile, "
+                                     "TENSORFLOW_EXTRAS=[and-cuda]).").tag(config=True)
     model_fetch_image = Unicode(f"ghcr.io/hubml/model-fetch:{__version__}",
                                 help="Image of the endpoint's init container that copies the model from storage "
                                      "(hubml's storage layer, no TensorFlow).").tag(config=True)
     serving_image = Unicode("tensorflow/serving:2.19.1",
                             help="TF Serving image for endpoints; '-gpu' is appended for GPU endpoints.").tag(config=True)
+    serving_command = List([], help="Command of the endpoint's container, before TF Serving's flags; empty for the "
+                                    "image's own entrypoint (tensorflow/serving's). With the runtime image as "
+                                    "serving_image, ['hubml', 'serve'] serves with hubml serve, which takes the "
+                                    "same flags.").tag(config=True)
     cluster_domain = Unicode("cluster.local", help="The cluster's DNS domain, for replica addresses.").tag(config=True)
     storage_secret = Unicode("hubml-storage",
                              help="Secret whose keys (AWS_ACCESS_KEY_ID, ...) become the pods' environment; "
@@ -46,8 +54,10 @@ class Kubernetes(Configurable):
 @dataclass(frozen=True)
 class ClusterOptions:
     runtime_image: str
+    gpu_runtime_image: str
     model_fetch_image: str
     serving_image: str
+    serving_command: list[str]
     cluster_domain: str
     storage_secret: str
     storage_claim: str

@@ -49,7 +49,7 @@ NOTEBOOK_RULES: list[dict[str, Any]] = [
     {"apiGroups": [""], "resources": ["pods", "services", "configmaps"], "verbs": EVERY_VERB},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": EVERY_VERB},
-    {"apiGroups": [""], "resources": ["secrets", "resourcequotas", "limitranges"], "verbs": READ_VERBS},
+    {"apiGroups": [""], "resources": ["secrets", "resourcequotas", "limitranges", "events"], "verbs": READ_VERBS},
 ]
 # A budget for namespaces whose profile names none.
 DEFAULT_QUOTA = {"requests.cpu": "8", "requests.memory": "32Gi", "limits.memory": "64Gi",

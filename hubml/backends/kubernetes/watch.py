@@ -29,11 +29,13 @@ class Gone(Exception):
 
 
 class ResourceWatch:
-    def __init__(self, list_objects: Callable[..., Any], namespace: str, label_selector: str,
-                 on_change: Callable[[dict[str, Any]], None] | None = None):
+    def __init__(self, list_objects: Callable[..., Any], namespace: str, label_selector: str | None,
+                 on_change: Callable[[dict[str, Any]], None] | None = None, field_selector: str | None = None):
         self.list_objects = list_objects
         self.namespace = namespace
-        self.label_selector = label_selector
+        self.selectors = {key: value for key, value in (("label_selector", label_selector),
+                                                        ("field_selector", field_selector)) if value}
+        self.what = ",".join(self.selectors.values()) or "all"
         self.on_change = on_change or (lambda obj: None)
         self.resource_version: str | None = None
         self.lists = self.watches = 0
@@ -45,7 +47,7 @@ class ResourceWatch:
         self._stopped = threading.Event()
         self._response: Any = None
         self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"hubml-watch-{namespace}-{label_selector}")
+                                        name=f"hubml-watch-{namespace}-{self.what}")
 
     # --- reading ---------------------------------------------------------------------
 
@@ -58,7 +60,7 @@ class ResourceWatch:
         deadline = time.monotonic() + timeout
         while not self.synced.wait(0.05):
             if self.refused.is_set() or time.monotonic() > deadline:
-                raise BackendError(f"could not list {self.label_selector} objects in namespace {self.namespace}: "
+                raise BackendError(f"could not list {self.what} objects in namespace {self.namespace}: "
                                    f"{describe(self.last_error) if self.last_error else 'no answer'}")
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
@@ -106,7 +108,7 @@ class ResourceWatch:
                 delay = min(delay * 2, MAX_RETRY_DELAY)
 
     def _list(self) -> None:
-        response = self.list_objects(self.namespace, label_selector=self.label_selector, _preload_content=False,
+        response = self.list_objects(self.namespace, **self.selectors, _preload_content=False,
                                      _request_timeout=REQUEST_TIMEOUT)
         self.lists += 1
         data = json.loads(response.data)
@@ -120,7 +122,7 @@ class ResourceWatch:
 
     def _watch(self) -> None:
         self._response = self.list_objects(
-            self.namespace, label_selector=self.label_selector, watch=True, resource_version=self.resource_version,
+            self.namespace, **self.selectors, watch=True, resource_version=self.resource_version,
             allow_watch_bookmarks=True, timeout_seconds=WATCH_SECONDS, _preload_content=False,
             _request_timeout=(CONNECT_SECONDS, WATCH_SECONDS + 30))
         self.watches += 1
@@ -137,7 +139,7 @@ class ResourceWatch:
         if kind == "ERROR":
             if obj.get("code") == 410:
                 raise Gone(obj.get("message", ""))
-            raise BackendError(f"watch of {self.label_selector} failed: {obj.get('message', obj)}")
+            raise BackendError(f"watch of {self.what} failed: {obj.get('message', obj)}")
         with self._lock:
             if kind == "DELETED":
                 self._objects.pop(obj["metadata"]["name"], None)
