@@ -45,9 +45,9 @@ def up(verbose: bool = True) -> Cluster:
     node_ip = layout.node_ip()
     if _recorded_node_ip() not in (None, node_ip):  # state made on another machine or network
         down()
-    complete = layout.STATE / "up"  # written last: everything below was done
-    if complete.exists() and all(processes.running(name) for name in COMPONENTS) and control_plane.api_ready():
+    if is_up():
         return _describe(node_ip)
+    complete = layout.STATE / "up"  # written last: everything below was done
     started = time.monotonic()
     say = print if verbose else (lambda *_: None)
     _claim_machine()
@@ -76,6 +76,12 @@ def up(verbose: bool = True) -> Cluster:
     complete.write_text(f"{time.monotonic() - started:.0f} s\n")
     say(f"cluster: up in {time.monotonic() - started:.0f} s", flush=True)
     return cluster
+
+
+def is_up() -> bool:
+    """True when a complete `up` ran and every component still runs."""
+    return (layout.STATE / "up").exists() and all(processes.running(name) for name in COMPONENTS) \
+        and control_plane.api_ready()
 
 
 def down() -> None:

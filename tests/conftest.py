@@ -165,3 +165,54 @@ def s3_storage(seaweedfs, hubml_home, monkeypatch, request) -> str:
     url = f"s3://{bucket}/platform"
     monkeypatch.setenv("HUBML_STORAGE", url)
     return url
+
+
+# --- the real Kubernetes cluster (`make cluster`, cluster/lifecycle.py) ------------------------------------
+
+
+@pytest.fixture(scope="session")
+def kube_cluster():
+    """The single-node cluster of `make cluster`: started (and built, the first time) if it is not running,
+    and taken down again at the end if this session started it."""
+    from cluster import lifecycle
+
+    was_up = lifecycle.is_up()
+    cluster = lifecycle.up()
+    yield cluster
+    if not was_up:
+        lifecycle.down()
+
+
+@pytest.fixture(scope="session")
+def kube_admin(kube_cluster):
+    """An administrator's client (system:masters): for what the tests do in the cluster's place."""
+    from cluster import addons
+
+    api_client = addons.admin_client(str(kube_cluster.kubeconfig))
+    yield api_client
+    api_client.close()
+
+
+@pytest.fixture
+def user_namespace(kube_cluster, kube_admin, request, tmp_path):
+    """A fresh user namespace with hubml's tenancy objects (the shipped cpu-small profile's quota) and a
+    kubeconfig for its notebook service account; deleted afterwards."""
+    import cluster_testing
+
+    from hubml.backends.kubernetes.tenancy import profile_quota
+
+    quota = profile_quota(str(REPO / "spawner_profiles" / "profiles.yaml"), "cpu-small")
+    namespace = cluster_testing.make_user_namespace(kube_cluster, kube_admin, cluster_testing.namespace_name(
+        request.node.name), "alice", tmp_path, quota)
+    yield namespace
+    namespace.api_client.close()
+    cluster_testing.delete_namespace(kube_admin, namespace.name)
+
+
+@pytest.fixture
+def kube_env(user_namespace, hubml_home, monkeypatch):
+    """This process and those it starts (the CLI, papermill kernels) pointed at the user namespace, as a
+    notebook that sourced .cluster/env would be, with the notebook's own service account."""
+    for key, value in user_namespace.environment.items():
+        monkeypatch.setenv(key, value)
+    return user_namespace

@@ -54,9 +54,9 @@ def poll_seconds() -> float:
 
 
 def peer_loss_grace_seconds() -> float:
-    """How long a replica whose code failed waits to learn that a lost peer made it fail (a replacement pod
-    marks the attempt lost when it starts, seconds after its predecessor ended)."""
-    return float(os.environ.get("HUBML_PEER_LOSS_GRACE_SECONDS", "30"))
+    """How long a replica whose code failed waits to learn that a lost peer made it fail: a peer marks the
+    attempt lost before its process ends, or within a poll of its process being killed."""
+    return float(os.environ.get("HUBML_PEER_LOSS_GRACE_SECONDS", "10"))
 
 
 class ReplicaSupervisor:
