@@ -96,11 +96,12 @@ TEST_DEFAULT_CPU = "0.25"
 
 def hubml_environment() -> dict[str, str]:
     """hubml's settings for this cluster: endpoints serve with `hubml serve` from the runtime image, which
-    answers as tensorflow/serving does (same flags, REST paths and gRPC services), since no image is pulled."""
+    answers as tensorflow/serving does (same flags, REST paths and gRPC services), since no image is pulled;
+    it binds every address in its pod, as tensorflow_model_server does (its own default is loopback)."""
     from hubml.backends.kubernetes.options import Kubernetes
 
     return {"HUBML_DEFAULT_CPU": TEST_DEFAULT_CPU, "HUBML_K8S_SERVING_IMAGE": Kubernetes().runtime_image,
-            "HUBML_K8S_SERVING_COMMAND": json.dumps(["hubml", "serve"])}
+            "HUBML_K8S_SERVING_COMMAND": json.dumps(["hubml", "serve", "--host=0.0.0.0"])}
 
 
 def user_namespace(api_client: k8s.ApiClient, namespace: str, user: str, storage_keys: dict[str, str],

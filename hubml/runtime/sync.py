@@ -35,6 +35,12 @@ class Syncer:
         remote = storage.join(self.replica.job_url, "checkpoints")
         if storage.exists(remote):
             storage.download(remote, self.replica.folder("checkpoints"))
+        # A later attempt continues the metrics of the earlier ones: the next push would replace them.
+        metrics = storage.join(self.replica.job_url, "metrics.jsonl")
+        local_metrics = os.path.join(self.replica.folder(), "metrics.jsonl")
+        if self.decides and not os.path.exists(local_metrics) and storage.exists(metrics):
+            with open(local_metrics, "w") as handle:
+                handle.write(storage.read_text(metrics))
         self._thread.start()
 
     def stop(self) -> None:

@@ -37,3 +37,25 @@ def make_backend(kube_env, tmp_path):
 @pytest.fixture
 def backend(make_backend):
     return make_backend()
+
+
+@pytest.fixture(scope="session")
+def keras_model(tmp_path_factory):
+    """A SavedModel of y = 0.5 x + 2 (one float input, as TF Serving's half_plus_two), exported by Keras."""
+    import numpy as np
+    import keras
+
+    folder = tmp_path_factory.mktemp("model") / "1"
+    model = keras.Sequential([keras.Input((1,), name="x"), keras.layers.Dense(1)])
+    model.layers[0].set_weights([np.array([[0.5]], dtype="float32"), np.array([2.0], dtype="float32")])
+    model.export(str(folder), verbose=False)
+    return folder
+
+
+@pytest.fixture
+def stored_model(kube_env, keras_model):
+    """`models/half/1` in the namespace's storage, as a job's export leaves it."""
+    from hubml import storage
+
+    storage.upload(str(keras_model), storage.join(kube_env.storage_url, "models", "half", "1"))
+    return "half"
