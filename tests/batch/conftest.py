@@ -1,4 +1,4 @@
-"""Batch test fixtures: the `hubml` command run in-process (helpers live in batch_helpers.py)."""
+"""Batch test fixtures: the `hubml` command run in-process (helpers live in notebook_helpers.py)."""
 from __future__ import annotations
 
 import pytest

@@ -6,7 +6,7 @@ import nbformat
 import hubml.batch
 from hubml import storage
 
-from batch_helpers import outputs_text, write_notebook
+from notebook_helpers import outputs_text, write_notebook
 
 
 def test_a_parameterised_notebook_runs_as_a_job_with_its_local_module(hubml_home, tmp_path, client, hubml_cli):

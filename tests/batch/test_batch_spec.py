@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from batch_helpers import write_notebook
+from notebook_helpers import write_notebook
 from hubml.batch.submit import imported_local_modules, notebook_spec
 from hubml.exceptions import InvalidArgument
 from hubml.specs import TrainSpec

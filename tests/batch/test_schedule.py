@@ -8,7 +8,7 @@ import kubernetes_validate
 import pytest
 from traitlets.config import Config
 
-from batch_helpers import write_notebook
+from notebook_helpers import write_notebook
 from hubml.backends.kubernetes import schedule
 from hubml.backends.kubernetes.manifests import Target
 from hubml.backends.kubernetes.options import ClusterOptions
@@ -102,7 +102,7 @@ def test_a_run_of_the_schedule_copies_the_bundle_into_its_own_job_folder_and_run
     import subprocess
 
     from hubml import bundle
-    from batch_helpers import outputs_text
+    from notebook_helpers import outputs_text
 
     storage_url = f"file://{tmp_path}/storage"
     bundle.publish(nightly(tmp_path, output="reports/{job}.ipynb"), f"{storage_url}/schedules/nightly")

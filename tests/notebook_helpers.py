@@ -1,4 +1,4 @@
-"""Shared by the batch tests: notebooks written with nbformat, and what their outputs printed."""
+"""Notebooks written with nbformat, and what their outputs printed: for the batch and cluster tests."""
 from __future__ import annotations
 
 import nbformat
