@@ -22,8 +22,9 @@ run: hub
 quickstart: venv
 	$(PY) -m hubml.quickstart
 
-# Everything the suite drives for real: the venv, the hub's proxy, the built sidebar, Debian's Chromium.
-test: venv hub-deps labextension chromium
+# Everything the suite drives for real: the venv, the hub's proxy, the built sidebar, Debian's Chromium,
+# and what the real cluster is built and run with (the session fixture builds and starts it: cluster/).
+test: venv hub-deps labextension chromium cluster-deps
 	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest tests
 
 clean:

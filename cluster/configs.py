@@ -65,6 +65,20 @@ state = "{layout.RUNTIME / 'containerd'}"
     return _write(state("containerd", "config.toml"), config)
 
 
+def audit_policy() -> Path:
+    """Record each request of a service account outside kube-system, once, as it arrives.
+
+    The tests count what hubml's client sends (a refresh at 1,000 jobs) as the API server saw it; the
+    controllers and the kubelet, which talk far more, stay out of the log.
+    """
+    policy = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
+              "omitStages": ["ResponseStarted", "ResponseComplete", "Panic"],
+              "rules": [{"level": "None", "userGroups": ["system:serviceaccounts:kube-system"]},
+                        {"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
+                        {"level": "None"}]}
+    return _write(state("audit", "policy.yaml"), yaml.safe_dump(policy))
+
+
 def _write(path: Path, text: str, mode: int = 0o644) -> Path:
     """Write only a change: kube-proxy (and others) restart when their configuration file is touched."""
     if not path.exists() or path.read_text() != text:

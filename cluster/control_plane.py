@@ -35,6 +35,11 @@ def start_etcd(binaries: Path) -> None:
     processes.wait_until("etcd", lambda: _answers(f"{etcd_url()}/health"), 60, "etcd answering /health")
 
 
+def audit_log() -> Path:
+    """Where the API server logs service accounts' requests (configs.audit_policy), one JSON line each."""
+    return state("audit", "audit.log")
+
+
 def start_api_server(binaries: Path, node_ip: str) -> None:
     pki = layout.STATE / "pki"
     processes.start("kube-apiserver", [
@@ -55,6 +60,11 @@ def start_api_server(binaries: Path, node_ip: str) -> None:
         # The default plugins stay on (NamespaceLifecycle, LimitRanger, ServiceAccount, ResourceQuota,
         # PodSecurity, ...); NodeRestriction is the one a kubeadm cluster adds.
         "--enable-admission-plugins=NodeRestriction",
+        f"--audit-policy-file={configs.audit_policy()}", f"--audit-log-path={audit_log()}",
+        "--audit-log-maxsize=200", "--audit-log-maxbackup=1",
+        # Pod templates are the one kind hubml never uses: uncached, a watch on them reads etcd itself, so a
+        # test can make the `410 Gone` that a compaction gives a watch which fell behind (tests/kubernetes).
+        "--watch-cache-sizes=podtemplates#0",
         "--allow-privileged=true", "--profiling=false", "--v=1",
     ])
     processes.wait_until("kube-apiserver", api_ready, API_READY_SECONDS, "the API server answering /readyz")

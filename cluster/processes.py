@@ -58,7 +58,9 @@ def running(name: str) -> int | None:
             zombie = handle.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return None
-    return None if zombie or started != record["command"] else record["pid"]
+    # Right after start() the kernel may still be loading the binary: the new program's arguments are not
+    # set yet and read as empty (a large binary on a busy machine shows it).
+    return None if zombie or started not in (record["command"], []) else record["pid"]
 
 
 def stop(name: str, grace: float = STOP_GRACE_SECONDS) -> None:

@@ -12,9 +12,8 @@ import traceback
 from hubml import storage
 from hubml.runtime import dependencies, environment, publish
 from hubml.runtime.contract import Replica, replicas_of
+from hubml.runtime.retries import EXIT_REQUIREMENTS_FAILED
 from hubml.runtime.sync import Syncer
-
-EXIT_REQUIREMENTS_FAILED = 3
 
 
 def main() -> int:

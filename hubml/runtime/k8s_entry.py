@@ -27,13 +27,10 @@ import subprocess
 import sys
 import time
 
-from hubml.runtime.__main__ import EXIT_REQUIREMENTS_FAILED
 from hubml.runtime.attempts import JobFolder
+from hubml.runtime.retries import EXIT_ATTEMPT_LOST, is_code_error
 from hubml.tfconfig import decider, tf_config
 
-# The same code would fail the same way again: the pod failure policy fails the job on these codes.
-CODE_ERROR_EXIT_CODES = (1, EXIT_REQUIREMENTS_FAILED)
-EXIT_ATTEMPT_LOST = 75
 STOP_GRACE_SECONDS = 20.0
 
 
@@ -104,7 +101,7 @@ class ReplicaSupervisor:
             if self.decides:
                 self.folder.decide("SUCCEEDED", 0, "", self.name, self.attempt)
             return 0
-        if code in CODE_ERROR_EXIT_CODES:
+        if is_code_error(code):
             if self.distributed and self._peer_was_lost():
                 return EXIT_ATTEMPT_LOST
             self.folder.decide("FAILED", code, f"{self.name} exited with code {code}", self.name, self.attempt)

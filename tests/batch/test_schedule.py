@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -68,32 +67,28 @@ def test_a_malformed_schedule_is_refused(tmp_path, cron):
         schedule.cron_job("nightly", nightly(tmp_path), cron, target())
 
 
-def test_the_schedule_is_created_in_the_users_namespace_with_its_bundle_stored(tmp_path, monkeypatch):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kubernetes"))
-    import fake_apiserver
-    from kubernetes import client as k8s
+def test_the_schedule_is_created_in_the_users_namespace_with_its_bundle_stored(kube_env, tmp_path):
+    """On the real cluster, as the namespace's notebook account (it fires there: tests/kubernetes end to end)."""
+    from kubernetes import config as kube_config
 
+    from hubml import storage
     from hubml.backends.kubernetes.backend import KubernetesBackend
-    from hubml.config import Settings
 
-    monkeypatch.setitem(fake_apiserver.RESOURCES, "cronjobs", ("batch/v1", "CronJob"))
-    settings = Settings.resolve({"backend": "kubernetes", "home": str(tmp_path / "home"), "user": "alice",
-                                 "namespace": "hubml-alice", "storage": f"file://{tmp_path}/storage"}, Config())
-    with fake_apiserver.FakeApiServer() as server:
-        api_client = k8s.ApiClient(k8s.Configuration(host=server.url))
-        backend = KubernetesBackend(settings, api_client=api_client,
-                                    options=ClusterOptions.resolve(Config(), storage_claim="hubml-storage"))
-        try:
-            created = schedule.create(backend, nightly(tmp_path), "30 2 * * *")
-            assert created["metadata"]["namespace"] == "hubml-alice"
-            assert [each["metadata"]["name"] for each in schedule.schedules(backend)] == ["nightly"]
-            stored = tmp_path / "storage" / "schedules" / "nightly" / "bundle"
-            assert (stored / "nightly.ipynb").exists() and (stored / "spec.json").exists()
-            schedule.delete(backend, "nightly")
-            assert schedule.schedules(backend) == [] and not stored.exists()
-        finally:
-            backend.close()
-            api_client.close()
+    api_client = kube_config.new_client_from_config(config_file=str(kube_env.kubeconfig))
+    backend = KubernetesBackend(kube_env.settings(tmp_path / "home"), api_client=api_client,
+                                options=ClusterOptions.resolve(Config()))
+    try:
+        created = schedule.create(backend, nightly(tmp_path), "30 2 * * *")
+        assert created["metadata"]["namespace"] == kube_env.name
+        assert [each["metadata"]["name"] for each in schedule.schedules(backend)] == ["nightly"]
+        stored = storage.join(kube_env.storage_url, "schedules", "nightly", "bundle")
+        assert storage.exists(storage.join(stored, "nightly.ipynb")) and storage.exists(storage.join(stored,
+                                                                                                       "spec.json"))
+        schedule.delete(backend, "nightly")
+        assert schedule.schedules(backend) == [] and not storage.exists(storage.join(stored, "spec.json"))
+    finally:
+        backend.close()
+        api_client.close()
 
 
 def test_a_run_of_the_schedule_copies_the_bundle_into_its_own_job_folder_and_runs(tmp_path):

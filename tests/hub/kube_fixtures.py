@@ -1,8 +1,8 @@
-"""KubeSpawner configured from hub_config/jupyterhub_config.py in Kubernetes mode, without a cluster.
+"""KubeSpawner configured from hub_config/jupyterhub_config.py in Kubernetes mode.
 
-KubeSpawner loads a kubeconfig when it is built; the one written here names an
-address nothing listens on (or a fake API server a test runs), so building pod
-manifests is all that can happen unless a test serves the API itself.
+KubeSpawner loads a kubeconfig when it is built: `write_kubeconfig` names an
+address nothing listens on, for tests that only build pod manifests; the
+tenancy tests give it the real cluster's, as the chart's hub account.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from hub_testing import REPO_ROOT
-from hub_config import tenancy
+from hubml.backends.kubernetes import tenancy
 
 CHART = REPO_ROOT / "helm" / "hubml"
 GPU_VALUES = yaml.safe_load((REPO_ROOT / "helm" / "examples" / "gpu-values.yaml").read_text())

@@ -1,120 +1,135 @@
-"""The per-user namespace objects the hub writes before a notebook starts."""
+"""The hub's pre-spawn hook on the real cluster: the user's namespace objects written through KubeSpawner's own
+client, as the chart's `hub` service account with exactly the ClusterRole the chart gives it."""
 from __future__ import annotations
 
 import asyncio
-import base64
+import secrets
 
 import kubernetes_validate
 import pytest
+import yaml
+from kubernetes import client as k8s
+from kubernetes.utils import parse_quantity
 
-from hub_config import tenancy
 from hub_config.profiles import find_profile, load_profiles, profile_quota
-from fake_kube_api import FakeKubeAPI
-from kube_fixtures import load_hub_config, make_spawner, write_kubeconfig
+from hubml.backends.kubernetes import tenancy
+from kube_fixtures import load_hub_config, make_spawner
 
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
 PROFILES = load_profiles()
-NAMESPACE = "hubml-ada"
-RBAC = "/apis/rbac.authorization.k8s.io/v1/namespaces/hubml-ada"
-CORE = "/api/v1/namespaces/hubml-ada"
+HUB_NAMESPACE = "hubml-system"
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile["slug"])
 def test_every_object_validates_strictly(profile):
-    objects = tenancy.tenancy_manifests(NAMESPACE, "ada", profile_quota(profile))
-    objects.append(tenancy.storage_secret(NAMESPACE, "ada", {"AWS_ACCESS_KEY_ID": "a2V5", "AWS_SECRET_ACCESS_KEY": "c2VjcmV0"}))
-    assert [o["kind"] for o in objects] == ["ServiceAccount", "ServiceAccount", "Role", "RoleBinding", "ResourceQuota", "Secret"]
+    objects = [tenancy.namespace_object("hubml-ada", "ada"),
+               *tenancy.namespace_manifests("hubml-ada", "ada", profile_quota(profile)),
+               tenancy.storage_secret("hubml-ada", "ada", {"AWS_ACCESS_KEY_ID": "key", "AWS_SECRET_ACCESS_KEY": "s"})]
+    assert [o["kind"] for o in objects] == ["Namespace", "ServiceAccount", "ServiceAccount", "Role", "RoleBinding",
+                                            "ResourceQuota", "LimitRange", "Secret"]
     for manifest in objects:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
 
-def test_the_hub_writes_what_the_kubernetes_backend_expects():
-    """Same names, rules, binding and quota as hubml/backends/kubernetes/tenancy.py."""
-    from hubml.backends.kubernetes.tenancy import namespace_manifests
+def chart_hub_account(admin: k8s.ApiClient) -> None:
+    """The chart's hub ServiceAccount, ClusterRole and binding, rendered by Helm and applied as they are."""
+    import helm_python as helm
+    from cluster import addons
+    from hub_testing import REPO_ROOT
 
-    quota = profile_quota(find_profile(PROFILES, "gpu-1"))
-    ours = tenancy.tenancy_manifests(NAMESPACE, "ada", quota)
-    theirs = namespace_manifests(NAMESPACE, "ada", quota)
-
-    def essence(manifest: dict) -> dict:
-        kept = {key: value for key, value in manifest.items() if key != "metadata"}
-        return {**kept, "name": manifest["metadata"]["name"], "user": manifest["metadata"]["labels"][tenancy.USER_LABEL]}
-
-    assert [essence(m) for m in ours] == [essence(m) for m in theirs]
-
-
-def test_the_notebook_role_stays_inside_its_namespace():
-    role = tenancy.notebook_role(NAMESPACE, "ada")
-    assert role["kind"] == "Role" and role["metadata"]["namespace"] == NAMESPACE
-    writable = {resource for rule in role["rules"] if "create" in rule["verbs"] for resource in rule["resources"]}
-    assert writable == {"jobs", "cronjobs", "pods", "services", "configmaps", "deployments"}
-    secrets = next(rule for rule in role["rules"] if "secrets" in rule["resources"])
-    assert secrets["verbs"] == ["get", "list", "watch"]
+    with helm.Chart.load(REPO_ROOT / "helm" / "hubml") as chart:
+        rendered = chart.render(None, name="hubml", namespace=HUB_NAMESPACE, is_install=True)
+    objects = [document for name, text in rendered.items() if name.endswith("hub-rbac.yaml")
+               for document in yaml.safe_load_all(text) if document]
+    for each in objects:
+        if each["kind"] == "ServiceAccount":
+            each["metadata"]["namespace"] = HUB_NAMESPACE
+    addons.apply(admin, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": HUB_NAMESPACE}}, *objects])
 
 
 @pytest.fixture
-def run_hook(monkeypatch, tmp_path):
-    """Run the configured pre-spawn hook, once per profile, against a fake API server on loopback.
+def hub(kube_cluster, kube_admin, monkeypatch, tmp_path):
+    """Runs the configured pre-spawn hook for a fresh user, as the hub's account. Returns (run, user, secret name):
+    `run(profiles)` spawns once per profile; the hub's namespace holds storage Secrets the test writes."""
+    import cluster_testing
 
-    The hub's namespace holds `secrets` (name -> data) beforehand. KubeSpawner
-    caches its client configuration per API host, so the server is named
-    through `k8s_api_host`. Returns the server, to read what the client wrote.
-    """
-    config = load_hub_config(monkeypatch, write_kubeconfig(tmp_path / "kubeconfig", "https://127.0.0.1:9"))
+    chart_hub_account(kube_admin)
+    kubeconfig = cluster_testing.write_token_kubeconfig(kube_admin, kube_cluster, HUB_NAMESPACE, "hub",
+                                                        tmp_path / "hub.kubeconfig")
+    config = load_hub_config(monkeypatch, kubeconfig)
+    user, shared = f"ada{secrets.token_hex(3)}", f"keys-{secrets.token_hex(3)}"
+    monkeypatch.setenv("HUBML_STORAGE_SECRET", shared)
 
-    def run(secrets: dict[str, dict], profiles: list[str | None]) -> FakeKubeAPI:
-        api = FakeKubeAPI()
-
+    def run(profiles: list[str | None]) -> str:
         async def scenario():
-            api.start()
-            for name, data in secrets.items():
-                api.put_object(f"/api/v1/namespaces/hubml-system/secrets/{name}",
-                               {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data})
-            config.KubeSpawner.k8s_api_host = api.url
-            spawner = await make_spawner(config)
+            spawner = await make_spawner(config, user)
             try:
                 for profile in profiles:
                     spawner.user_options = {"profile": profile} if profile else {}
                     await spawner._run_apply_user_options(spawner.user_options)  # as JupyterHub's User.spawn
                     await spawner.run_pre_spawn_hook()
+                return spawner.namespace
             finally:
                 await spawner.api.api_client.close()
-                api.stop()
 
-        asyncio.run(scenario())
-        return api
+        return asyncio.run(scenario())
 
-    return run
+    yield run, user, shared
+    core = k8s.CoreV1Api(kube_admin)
+    for name in (shared, f"{shared}-{user}"):
+        try:
+            core.delete_namespaced_secret(name, HUB_NAMESPACE)
+        except k8s.ApiException:
+            pass
+    cluster_testing.delete_namespace(kube_admin, f"hubml-{user}")
 
 
-def keys(access: bytes, secret: bytes) -> dict[str, str]:
-    return {"AWS_ACCESS_KEY_ID": base64.b64encode(access).decode(),
-            "AWS_SECRET_ACCESS_KEY": base64.b64encode(secret).decode()}
+def hub_secret(admin: k8s.ApiClient, name: str, access: str, secret: str) -> None:
+    k8s.CoreV1Api(admin).create_namespaced_secret(HUB_NAMESPACE, {
+        "metadata": {"name": name}, "stringData": {"AWS_ACCESS_KEY_ID": access, "AWS_SECRET_ACCESS_KEY": secret}})
 
 
-def test_the_pre_spawn_hook_creates_then_updates_the_namespace_objects(run_hook):
-    shared = keys(b"team-key", b"team-secret")
+def stored_keys(admin: k8s.ApiClient, namespace: str) -> dict[str, str]:
+    import base64
+
+    data = k8s.CoreV1Api(admin).read_namespaced_secret(tenancy.STORAGE_SECRET, namespace).data
+    return {key: base64.b64decode(value).decode() for key, value in data.items()}
+
+
+def test_the_pre_spawn_hook_creates_then_updates_the_namespace_objects(hub, kube_admin):
+    run, user, shared = hub
+    hub_secret(kube_admin, shared, "team-key", "team-secret")
     # A second spawn with another profile updates what changed, and never fails on what exists.
-    api = run_hook({"hubml-storage": shared}, ["cpu-small", "gpu-4"])
-    objects = api.objects
-    assert objects["/api/v1/namespaces/hubml-ada"]["metadata"]["labels"] == {"hubml.io/user": "ada"}
-    assert f"{CORE}/serviceaccounts/hubml-notebook" in objects
-    assert objects[f"{CORE}/serviceaccounts/hubml-job"]["automountServiceAccountToken"] is False
-    assert objects[f"{RBAC}/roles/hubml-notebook"]["rules"] == tenancy.NOTEBOOK_RULES
-    assert objects[f"{RBAC}/rolebindings/hubml-notebook"]["subjects"][0]["name"] == "hubml-notebook"
-    assert objects[f"{CORE}/resourcequotas/hubml-quota"]["spec"]["hard"] == profile_quota(find_profile(PROFILES, "gpu-4"))
-    assert objects[f"{CORE}/secrets/hubml-storage"]["data"] == shared
-    assert ("PUT", f"{CORE}/resourcequotas/hubml-quota") in api.requests
-    assert ("PUT", f"{CORE}/serviceaccounts/hubml-notebook") not in api.requests
+    namespace = run(["cpu-small", "gpu-4"])
+    core, rbac = k8s.CoreV1Api(kube_admin), k8s.RbacAuthorizationV1Api(kube_admin)
+    labels = core.read_namespace(namespace).metadata.labels
+    assert labels[tenancy.USER_LABEL] == user and labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert core.read_namespaced_service_account(tenancy.JOB_ACCOUNT, namespace).automount_service_account_token \
+        is False
+    role = kube_admin.sanitize_for_serialization(rbac.read_namespaced_role(tenancy.NOTEBOOK_ACCOUNT, namespace))
+    assert role["rules"] == tenancy.NOTEBOOK_RULES
+    binding = rbac.read_namespaced_role_binding(tenancy.NOTEBOOK_ACCOUNT, namespace)
+    assert binding.subjects[0].name == tenancy.NOTEBOOK_ACCOUNT
+    hard = core.read_namespaced_resource_quota(tenancy.QUOTA_NAME, namespace).spec.hard
+    wanted = profile_quota(find_profile(PROFILES, "gpu-4"))
+    assert {key: parse_quantity(value) for key, value in hard.items()} == \
+        {key: parse_quantity(value) for key, value in wanted.items()}
+    limits = core.read_namespaced_limit_range(tenancy.LIMIT_RANGE_NAME, namespace).spec.limits[0]
+    assert set(limits.default_request) == {"cpu", "memory"}
+    assert stored_keys(kube_admin, namespace) == {"AWS_ACCESS_KEY_ID": "team-key", "AWS_SECRET_ACCESS_KEY": "team-secret"}
 
 
-def test_a_users_own_storage_secret_wins_over_the_shared_one(run_hook):
-    own = keys(b"ada-key", b"ada-secret")
-    api = run_hook({"hubml-storage": keys(b"team", b"team"), "hubml-storage-ada": own}, [None])
-    assert api.objects[f"{CORE}/secrets/hubml-storage"]["data"] == own
+def test_a_users_own_storage_secret_wins_over_the_shared_one(hub, kube_admin):
+    run, user, shared = hub
+    hub_secret(kube_admin, shared, "team", "team")
+    hub_secret(kube_admin, f"{shared}-{user}", "ada-key", "ada-secret")
+    namespace = run([None])
+    assert stored_keys(kube_admin, namespace) == {"AWS_ACCESS_KEY_ID": "ada-key", "AWS_SECRET_ACCESS_KEY": "ada-secret"}
 
 
-def test_without_any_storage_secret_no_secret_is_written(run_hook):
-    api = run_hook({}, [None])
-    assert f"{CORE}/secrets/hubml-storage" not in api.objects
-    assert f"{CORE}/resourcequotas/hubml-quota" in api.objects
+def test_without_any_storage_secret_no_secret_is_written(hub, kube_admin):
+    run, _, _ = hub
+    namespace = run([None])
+    core = k8s.CoreV1Api(kube_admin)
+    assert tenancy.STORAGE_SECRET not in [each.metadata.name for each in core.list_namespaced_secret(namespace).items]
+    assert core.read_namespaced_resource_quota(tenancy.QUOTA_NAME, namespace)

@@ -20,8 +20,8 @@ def make_backend(kube_env, tmp_path):
 
     made = []
 
-    def make(**overrides):
-        api_client = kube_config.new_client_from_config(config_file=str(kube_env.kubeconfig))
+    def make(kubeconfig=None, **overrides):
+        api_client = kube_config.new_client_from_config(config_file=str(kubeconfig or kube_env.kubeconfig))
         settings = overrides.pop("settings", None) or kube_env.settings(tmp_path / "home")
         backend = KubernetesBackend(settings, api_client=api_client,
                                     options=overrides.pop("options", None) or ClusterOptions.resolve(), **overrides)
@@ -37,6 +37,19 @@ def make_backend(kube_env, tmp_path):
 @pytest.fixture
 def backend(make_backend):
     return make_backend()
+
+
+@pytest.fixture
+def proxy(kube_cluster, kube_env, tmp_path):
+    """A proxy in front of the API server that cuts connections on demand, and the notebook's kubeconfig
+    through it (`proxy.notebook_kubeconfig`)."""
+    from cluster import layout
+    from cutting_proxy import CuttingProxy
+
+    proxy = CuttingProxy((kube_cluster.node_ip, layout.API_PORT))
+    proxy.notebook_kubeconfig = proxy.kubeconfig(kube_env.kubeconfig, tmp_path / "proxied.kubeconfig")
+    yield proxy
+    proxy.close()
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,15 @@ test folder's conftest was imported first.
 """
 from __future__ import annotations
 
+import base64
 import json
+import urllib.request
 from typing import Any, Callable
 
 from kubernetes import client as k8s
 
 import wait_helpers
+from cluster import control_plane
 
 # Pods start in seconds here, but a replica that imports TensorFlow takes tens of seconds on two shared cores.
 POD_SECONDS = 180.0
@@ -46,3 +49,35 @@ def left_of(admin: k8s.ApiClient, namespace: str, label: str) -> dict[str, list[
 
 def pods_of(admin: k8s.ApiClient, namespace: str, job_id: str) -> list[dict[str, Any]]:
     return api(admin, "pods")(namespace, label_selector=f"hubml.io/job={job_id}")
+
+
+class AuditLog:
+    """The requests the API server received from one namespace's service accounts, from a mark on
+    (the cluster's audit policy logs each once, as it arrives: cluster/configs.py)."""
+
+    def __init__(self, namespace: str) -> None:
+        self.account_prefix = f"system:serviceaccount:{namespace}:"
+        self.path = control_plane.audit_log()
+        self.mark()
+
+    def mark(self) -> None:
+        self.offset = self.path.stat().st_size if self.path.exists() else 0
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            events = [json.loads(line) for line in handle.read().splitlines() if line.strip()]
+        return [event for event in events if event["user"]["username"].startswith(self.account_prefix)]
+
+
+def compact_etcd() -> int:
+    """Compact etcd's history up to its current revision, as the API server does every few minutes; returns it."""
+    def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(f"{control_plane.etcd_url()}{path}", json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+    revision = int(call("/v3/kv/range", {"key": base64.b64encode(b"/").decode()})["header"]["revision"])
+    call("/v3/kv/compaction", {"revision": str(revision), "physical": True})
+    return revision

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from traitlets.config import Config
@@ -78,12 +77,13 @@ def test_the_chief_records_the_outcome_and_a_ps_then_ends_by_itself(published):
                           env={**pod_environment(spec, storage_url, "ps", 0), "HUBML_OUTCOME_POLL_SECONDS": "0.1"},
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        time.sleep(1.0)
-        assert ps.poll() is None, "a ps runs until the job is decided"
+        started = next(line for line in ps.stdout if "starting" in line or ps.poll() is not None)
+        assert "ps-0 attempt 1 starting" in started and ps.poll() is None, "a ps runs until the job is decided"
         chief = run_entry(pod_environment(spec, storage_url, "chief", 0))
         assert chief.returncode == 0, chief.stderr
         outcome = json.loads(storage.read_text(storage.join(storage_url, "jobs", JOB_ID, "outcome.json")))
-        assert outcome == {"replica": "chief-0", "exit_code": 0}
+        assert {key: outcome[key] for key in ("state", "replica", "exit_code", "attempt")} == \
+            {"state": "SUCCEEDED", "replica": "chief-0", "exit_code": 0, "attempt": 1}
         assert ps.wait(timeout=30) == 0
         assert "the job is decided" in ps.stdout.read()
     finally:

@@ -1,12 +1,34 @@
-"""Logs of every replica, with role and index, resumed after a drop with no line lost or repeated."""
+"""Logs of every replica, with role and index, from real pods: resumed after a cut with no line lost or repeated."""
 from __future__ import annotations
 
 import threading
+from urllib.parse import parse_qs, urlsplit
 
-from k8s_testing import NAMESPACE, wait_for
+from k8s_testing import POD_SECONDS, AuditLog, wait_for
+from kubernetes import client as k8s
 
-from hubml.backends.base import SUCCEEDED
+from hubml import storage
 from hubml.specs import TrainSpec
+
+# Prints `before` lines, waits until the test opens its gate in storage, then prints `after` lines at once.
+GATED = """
+import os, time
+from hubml import storage
+for step in range({before}):
+    print(f"{prefix} {{step}}", flush=True)
+while not storage.exists(os.environ["HUBML_STORAGE"] + "/gates/" + os.environ["HUBML_JOB_ID"]):
+    time.sleep(0.2)
+for step in range({before}, {before} + {after}):
+    print(f"{prefix} {{step}}", flush=True)
+"""
+
+
+def gated(before: int, after: int, prefix: str = "step") -> str:
+    return GATED.format(before=before, after=after, prefix=prefix)
+
+
+def open_gate(kube_env, job_id: str) -> None:
+    storage.write_text(storage.join(kube_env.storage_url, "gates", job_id), "open")
 
 
 def collect(backend, job_id, cursor=None):
@@ -18,68 +40,42 @@ def collect(backend, job_id, cursor=None):
     return lines, thread
 
 
-def follow_reconnects(server) -> list[dict]:
-    return [query for method, path, query in list(server.cluster.requests)
-            if path.endswith("/log") and query.get("follow") == "true" and "sinceTime" in query]
+def texts(lines, replica: str, prefix: str = "step") -> list[str]:
+    return [line.text for line in lines if line.replica == replica and line.text.startswith(prefix)]
 
 
-def test_a_dropped_log_stream_resumes_with_no_line_lost_or_repeated(backend, controller, server):
-    record = backend.submit(TrainSpec(name="mnist", code="pass", workers=2))
-    pods = controller.start(f"{record.id}-worker")
+def test_a_cut_log_stream_resumes_with_no_line_lost_or_repeated(make_backend, proxy, kube_env, kube_admin):
+    backend = make_backend(kubeconfig=proxy.notebook_kubeconfig)
+    audit = AuditLog(kube_env.name)
+    record = backend.submit(TrainSpec(name="logs", code=gated(5, 5), workers=2))
     lines, follower = collect(backend, record.id)
-    expected = []
-    for step in range(5):
-        controller.log(pods[0], f"step {step}")
-        expected.append(f"[worker-0] step {step}")
-    # Two lines with the very same timestamp: only the count of lines at a timestamp tells them apart.
-    stamp = controller.log(pods[1], "same instant a")
-    controller.log(pods[1], "same instant b", stamp)
-    expected += ["[worker-1] same instant a", "[worker-1] same instant b"]
-    wait_for(lambda: len(lines) == 7, what="7 lines before the drop")
-    server.cluster.drop_log_streams()  # both pods' streams cut mid-way
-    wait_for(lambda: len(follow_reconnects(server)) == 2, what="both streams reconnected")
-    for step in range(5, 10):  # written in the same second as the last ones: sinceTime replays those
-        controller.log(pods[0], f"step {step}")
-        expected.append(f"[worker-0] step {step}")
-    controller.log(pods[1], "after the drop")
-    expected.append("[worker-1] after the drop")
-    controller.complete_index(f"{record.id}-worker", 1, pods[1])
-    controller.complete_index(f"{record.id}-worker", 0, pods[0])
-    follower.join(timeout=20)
+    wait_for(lambda: all(len(texts(lines, replica)) == 5 for replica in ("worker-0", "worker-1")), POD_SECONDS,
+             what="both workers' first five lines")
+    proxy.hold()
+    assert proxy.cut() >= 2, "both pods' streams were open"
+    # The last five lines are written while the streams are down, in the second of the last ones read:
+    # resuming from `sinceTime` (whole seconds) replays those, and the saved position skips them.
+    open_gate(kube_env, record.id)
+    batch = k8s.BatchV1Api(kube_admin)
+    wait_for(lambda: batch.read_namespaced_job(f"{record.id}-worker", kube_env.name).status.succeeded == 2,
+             POD_SECONDS, what="both workers done while the streams are down")
+    proxy.release()
+    follower.join(timeout=POD_SECONDS)
     assert not follower.is_alive(), "the follow ends once the job is final and every line is read"
-    by_replica = {name: [str(line) for line in lines if line.replica == name] for name in ("worker-0", "worker-1")}
-    assert by_replica == {name: [text for text in expected if text.startswith(f"[{name}]")] for name in by_replica}
-    assert len(lines) == len(expected)
-    reconnects = follow_reconnects(server)
-    print(f"\nlog streams dropped once: {len(lines)} lines, each once; "
-          f"{len(reconnects)} follow reconnections with sinceTime")
+    expected = [f"step {step}" for step in range(10)]
+    assert texts(lines, "worker-0") == texts(lines, "worker-1") == expected
+    resumed = [event for event in audit.requests() if event["objectRef"].get("subresource") == "log"
+               and "sinceTime" in parse_qs(urlsplit(event["requestURI"]).query)]
+    assert len({event["objectRef"]["name"] for event in resumed}) == 2, "each pod's read resumed where it was"
+    print(f"\nlog streams cut once: {len(lines)} lines, each once; {len(resumed)} reads resumed with sinceTime")
 
 
-def test_a_follow_resumed_from_a_cursor_continues_after_the_last_line(backend, controller):
-    record = backend.submit(TrainSpec(name="mnist", code="pass", workers=2))
-    pods = controller.start(f"{record.id}-worker")
-    for step in range(4):
-        controller.log(pods[0], f"first {step}")
-        controller.log(pods[1], f"second {step}")
-    first = list(backend.logs(record.id))
-    assert [line.replica for line in first] == ["worker-0"] * 4 + ["worker-1"] * 4
-    cursor = first[5].cursor  # a kernel died after reading six lines
-    controller.log(pods[1], "second 4")
-    controller.complete_index(f"{record.id}-worker", 1, pods[1])
-    controller.complete_index(f"{record.id}-worker", 0, pods[0])
-    wait_for(lambda: backend.job(record.id).state == SUCCEEDED, what="SUCCEEDED")
+def test_a_follow_resumed_from_a_cursor_continues_after_the_last_line(backend, kube_env):
+    record = backend.submit(TrainSpec(name="cursor", code=gated(4, 2, "line")))
+    first = wait_for(lambda: (lambda lines: lines if len(texts(lines, "worker-0", "line")) == 4 else None)(
+        list(backend.logs(record.id))), POD_SECONDS, what="four lines")
+    shown = [line for line in first if line.text.startswith("line")]
+    cursor = shown[1].cursor  # a kernel died after reading two of them
+    open_gate(kube_env, record.id)
     rest = list(backend.logs(record.id, follow=True, cursor=cursor))
-    assert [line.text for line in rest] == ["second 2", "second 3", "second 4"]
-
-
-def test_a_retried_replica_logs_as_the_next_attempt(backend, controller, server):
-    record = backend.submit(TrainSpec(name="mnist", code="pass", retries=1))
-    job = controller.job(f"{record.id}-worker")
-    first = controller.run_pod(job, 0)
-    controller.log(first, "first try")
-    controller.end_pod(first, 137)  # killed
-    # The Job controller replaces it after its back-off delay (10 s at least): an older creationTimestamp.
-    server.cluster.patch("pods", NAMESPACE, first, {"metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"}})
-    second = controller.run_pod(job, 0)
-    controller.log(second, "second try")
-    assert [(line.attempt, line.text) for line in backend.logs(record.id)] == [(1, "first try"), (2, "second try")]
+    assert texts(rest, "worker-0", "line") == ["line 2", "line 3", "line 4", "line 5"]

@@ -65,7 +65,7 @@ def test_every_endpoint_object_validates_strictly(spec):
 def test_rbac_and_quota_validate_strictly():
     objects = tenancy.namespace_manifests(NAMESPACE, "alice@example.com", {"requests.cpu": "4", "pods": "20"})
     assert [each["kind"] for each in objects] == ["ServiceAccount", "ServiceAccount", "Role", "RoleBinding",
-                                                  "ResourceQuota"]
+                                                  "ResourceQuota", "LimitRange"]
     for manifest in objects + tenancy.namespace_manifests(NAMESPACE, "bob"):
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
@@ -111,12 +111,12 @@ def test_the_cluster_domain_is_configurable():
 
 def test_retries_timeout_and_ttl():
     job = role_jobs(JOB_SPECS["chief-ps-workers"])["worker"]["spec"]
-    assert job["backoffLimit"] == 2
+    # Each index may fail once per lost attempt (hubml/runtime/retries.py); one index past that fails the Job.
+    assert (job["backoffLimitPerIndex"], job["maxFailedIndexes"]) == (2, 0)
     assert job["activeDeadlineSeconds"] == 3601
     assert job["ttlSecondsAfterFinished"] == 7 * 24 * 3600
-    rules = job["podFailurePolicy"]["rules"]
-    assert rules[0] == {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}
-    assert rules[1]["action"] == "FailJob" and rules[1]["onExitCodes"]["values"] == [1, 3]
+    (rule,) = job["podFailurePolicy"]["rules"]  # an evicted pod counts as a lost attempt: no Ignore rule
+    assert rule["action"] == "FailJob" and rule["onExitCodes"]["values"] == [1, 3]
     assert job["template"]["spec"]["restartPolicy"] == "Never"  # podFailurePolicy requires it
     assert "activeDeadlineSeconds" not in role_jobs(train())["worker"]["spec"]
 
@@ -130,6 +130,20 @@ def test_gpu_jobs_get_the_device_the_node_selector_and_the_tolerations():
     assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     cpu_pod = role_jobs(train())["worker"]["spec"]["template"]["spec"]
     assert "nodeSelector" not in cpu_pod and "tolerations" not in cpu_pod
+
+
+def test_gpu_jobs_get_the_gpu_capable_runtime_image():
+    options = ClusterOptions.resolve(Config())
+    gpu = role_jobs(JOB_SPECS["gpu"])["worker"]["spec"]["template"]["spec"]["containers"][0]
+    cpu = role_jobs(train())["worker"]["spec"]["template"]["spec"]["containers"][0]
+    assert gpu["image"] == options.gpu_runtime_image == "ghcr.io/hubml/runtime:0.1.0-gpu"
+    assert cpu["image"] == options.runtime_image == "ghcr.io/hubml/runtime:0.1.0"
+    own = role_jobs(train(image="registry.example.com/team/tf:2.21-gpu", resources=Resources(gpus=1)))
+    assert own["worker"]["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example.com/team/tf:2.21-gpu"
+    custom = ClusterOptions.resolve(Config(), gpu_runtime_image="registry.example.com/hubml/runtime:cuda12")
+    pod = manifests.role_job(JOB_ID, JOB_SPECS["gpu"].validate(), "worker", 2, Target(NAMESPACE, "alice",
+                             "s3://bucket/hubml", custom))["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "registry.example.com/hubml/runtime:cuda12"
 
 
 def test_a_custom_image_gets_the_runtime_injected_by_an_init_container():
@@ -200,8 +214,10 @@ def test_the_notebook_role_stays_in_its_namespace_and_reads_secrets_only():
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "hubml-notebook", "namespace": NAMESPACE}]
     verbs = {(group, resource): rule["verbs"] for rule in role["rules"]
              for group in rule["apiGroups"] for resource in rule["resources"]}
-    assert set(verbs) == {("batch", "jobs"), ("batch", "cronjobs"), ("", "pods"), ("", "pods/log"), ("", "services"), ("", "configmaps"),
-                          ("apps", "deployments"), ("", "secrets"), ("", "resourcequotas")}
+    assert set(verbs) == {("batch", "jobs"), ("batch", "cronjobs"), ("", "pods"), ("", "pods/log"), ("", "services"),
+                          ("", "configmaps"), ("apps", "deployments"), ("", "secrets"), ("", "resourcequotas"),
+                          ("", "limitranges"), ("", "events")}
+    assert verbs["", "events"] == verbs["", "limitranges"] == ["get", "list", "watch"]
     assert verbs["", "secrets"] == ["get", "list", "watch"]
     assert "*" not in json.dumps(role["rules"])
 

@@ -4,57 +4,58 @@ from __future__ import annotations
 import json
 import sys
 
-import pytest
-from k8s_testing import NAMESPACE, wait_for
+from k8s_testing import POD_SECONDS, wait_for
+from kubernetes import client as k8s
+from kubernetes.utils import parse_quantity
 
+from cluster.addons import TEST_DEFAULT_CPU
 from hubml.cli import main
 
 
-def write_kubeconfig(path, server_url: str) -> None:
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "fake", "cluster": {"server": server_url}}],
-        "users": [{"name": "alice", "user": {"token": "not-a-secret"}}],
-        "contexts": [{"name": "test", "context": {"cluster": "fake", "user": "alice", "namespace": NAMESPACE}}],
-    }))
+GATE = """
+import os, time
+from hubml import storage
+while not storage.exists(os.environ["HUBML_STORAGE"] + "/gates/" + os.environ["HUBML_JOB_ID"]):
+    time.sleep(0.2)
+"""
 
 
-@pytest.fixture
-def kubernetes_environment(server, tmp_path, monkeypatch):
-    """Nothing but configuration selects the Kubernetes backend: HUBML_BACKEND and a kubeconfig."""
-    kubeconfig = tmp_path / "kubeconfig"
-    write_kubeconfig(kubeconfig, server.url)
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    monkeypatch.setenv("HUBML_BACKEND", "kubernetes")
-    monkeypatch.setenv("HUBML_NAMESPACE", NAMESPACE)
-    monkeypatch.setenv("HUBML_USER", "alice")
-    monkeypatch.setenv("HUBML_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HUBML_STORAGE", "s3://team-bucket/hubml")
-    return server
+def quota_used(kube_admin, namespace: str) -> dict[str, str]:
+    quota = k8s.CoreV1Api(kube_admin).read_namespaced_resource_quota("hubml-quota", namespace)
+    return (quota.status and quota.status.used) or {}
 
 
-def test_hubml_quota_shows_the_namespaces_resource_quota(kubernetes_environment, capsys):
-    kubernetes_environment.cluster.create("resourcequotas", NAMESPACE, {
-        "metadata": {"name": "hubml-quota"},
-        "spec": {"hard": {"requests.cpu": "8", "requests.memory": "32Gi", "requests.nvidia.com/gpu": "2"}},
-        "status": {"hard": {"requests.cpu": "8", "requests.memory": "32Gi", "requests.nvidia.com/gpu": "2"},
-                   "used": {"requests.cpu": "2", "requests.memory": "8Gi", "requests.nvidia.com/gpu": "1"}}})
-    code = main(["quota"])
-    output, errors = capsys.readouterr()
-    assert code == 0, errors
-    print(output)
-    lines = {line.split()[0]: line.split()[1:4] for line in output.splitlines()[1:]}
-    assert lines == {"requests.cpu": ["2", "8", "25%"], "requests.memory": ["8.0Gi", "32.0Gi", "25%"],
-                     "requests.nvidia.com/gpu": ["1", "2", "50%"]}
-    assert f"ResourceQuota hubml-quota in {NAMESPACE}" in output
+def test_hubml_quota_shows_what_the_quota_controller_counts(kube_env, kube_admin, capsys):
+    """Nothing but configuration (.cluster/env's exports) selects the Kubernetes backend."""
+    from hubml import storage
+    from hubml.client import Client
+
+    job = Client().train(GATE, name="holder")  # the default request: what the namespace's LimitRange gives
+    try:
+        wait_for(lambda: parse_quantity(quota_used(kube_admin, kube_env.name).get("requests.cpu", "0")) > 0,
+                 POD_SECONDS, what="the quota controller counting the job's pod")
+        assert main(["quota", "--output", "json"]) == 0
+        rows = {row["resource"]: row for row in json.loads(capsys.readouterr().out)}
+        quota = k8s.CoreV1Api(kube_admin).read_namespaced_resource_quota("hubml-quota", kube_env.name)
+        assert set(rows) == set(quota.status.hard)
+        for resource, row in rows.items():
+            assert row["limit"] == float(parse_quantity(quota.status.hard[resource]))
+            assert row["used"] == float(parse_quantity(quota.status.used.get(resource, "0")))
+            assert row["source"] == f"ResourceQuota hubml-quota in {kube_env.name}"
+        assert rows["requests.cpu"]["used"] == float(TEST_DEFAULT_CPU)
+        assert main(["quota"]) == 0
+        print(capsys.readouterr().out)
+    finally:
+        storage.write_text(storage.join(kube_env.storage_url, "gates", job.id), "open")
+        job.wait()
 
 
-def test_hubml_quota_refuses_another_namespace_than_the_notebooks(kubernetes_environment, monkeypatch, capsys):
+def test_hubml_quota_refuses_another_namespace_than_the_notebooks(kube_env, monkeypatch, capsys):
     from hubml.backends.kubernetes import backend
 
     monkeypatch.setattr(backend, "own_namespace", lambda: "hubml-bob")  # as if in bob's notebook pod
     assert main(["quota"]) == 2
-    assert "refuses to act in 'hubml-alice'" in capsys.readouterr().err
+    assert f"refuses to act in '{kube_env.name}'" in capsys.readouterr().err
 
 
 def test_hubml_quota_on_the_local_backend_counts_running_jobs(hubml_home, monkeypatch, capsys):

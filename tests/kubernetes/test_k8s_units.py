@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
+import time
 
-from fake_apiserver import rfc3339_nano
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,6 +12,13 @@ from hubml.backends.kubernetes.logs import new_lines, parse_timestamp
 from hubml.backends.kubernetes.status import completed_indexes, decide
 
 BASE_NS = 1_764_230_400 * 10**9  # 2025-11-27T08:00:00Z
+
+
+def rfc3339_nano(ns: int) -> str:
+    """A timestamp as the kubelet writes it: Go's RFC3339Nano, trailing zeros of the fraction trimmed."""
+    seconds, fraction = divmod(ns, 10**9)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{text}.{fraction:09d}".rstrip("0").rstrip(".") + "Z"
 
 
 @given(st.integers(min_value=0, max_value=10**15))
@@ -46,28 +53,34 @@ def test_completed_indexes_read_the_job_controllers_ranges():
 
 
 def role_job(**status) -> dict:
-    return {"status": status}
+    return {"metadata": {"name": "t-000001-role"}, "status": status}
 
 
 def test_the_chief_or_worker_zero_decides_and_any_role_failing_fails_the_job():
     spec = {"name": "t", "chief": True, "workers": 2, "ps": 1, "timeout": 10, "retries": 0}
     now = 1.0
-    assert decide(spec, {}, 0.0, now)[0] == PENDING
+    assert decide(spec, {}, [], [], None, 0.0, now)[0] == PENDING
     jobs = {"chief": role_job(ready=0), "worker": role_job(ready=0), "ps": role_job(ready=0)}
-    assert decide(spec, jobs, 0.0, now)[0] == PENDING
+    assert decide(spec, jobs, [], [], None, 0.0, now)[0] == PENDING
     jobs["worker"] = role_job(ready=2)
-    assert decide(spec, jobs, 0.0, now)[0] == RUNNING
+    assert decide(spec, jobs, [], [], None, 0.0, now)[0] == RUNNING
     jobs["worker"] = role_job(completedIndexes="0,1")  # the workers finishing does not decide
-    assert decide(spec, jobs, 0.0, now)[0] == PENDING
+    assert decide(spec, jobs, [], [], None, 0.0, now)[0] == PENDING
     jobs["chief"] = role_job(completedIndexes="0", completionTime="2026-11-27T09:00:00Z")
-    assert decide(spec, jobs, 0.0, now)[:3] == (SUCCEEDED, "", 0)
+    assert decide(spec, jobs, [], [], None, 0.0, now)[:3] == (SUCCEEDED, "", 0)
     jobs["ps"] = role_job(conditions=[{"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}])
-    assert decide(spec, jobs, 0.0, now)[:2] == (FAILED, "timed out after 10 s")
+    assert decide(spec, jobs, [], [], None, 0.0, now)[:2] == (FAILED, "timed out after 10 s")
 
 
 def test_a_job_whose_objects_vanished_unseen_is_reported_lost_not_pending():
     spec = {"name": "t", "workers": 1}
-    assert decide(spec, {}, submitted_at=0.0, now=60.0)[0] == PENDING
-    state, reason, _, _ = decide(spec, {}, submitted_at=0.0, now=600.0)
+    assert decide(spec, {}, [], [], None, submitted_at=0.0, now=60.0)[0] == PENDING
+    state, reason, _, _ = decide(spec, {}, [], [], None, submitted_at=0.0, now=600.0)
     assert state == FAILED and "gone" in reason
     assert json.dumps(reason)
+
+
+def test_once_the_jobs_are_gone_the_outcome_in_storage_is_the_state():
+    spec = {"name": "t", "workers": 1}
+    outcome = {"state": SUCCEEDED, "reason": "", "exit_code": 0, "finished_at": 42.0, "attempt": 1}
+    assert decide(spec, {}, [], [], outcome, submitted_at=0.0, now=600.0) == (SUCCEEDED, "", 0, 42.0)

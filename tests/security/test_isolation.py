@@ -130,21 +130,11 @@ CLUSTER_SCOPED = {"namespaces", "nodes", "persistentvolumes", "clusterroles", "c
 DANGEROUS_VERBS = {"escalate", "bind", "impersonate", "*"}
 
 
-def namespace_objects() -> dict[str, list[dict]]:
-    """What the Kubernetes backend and the hub each create in a user's namespace."""
-    from hub_config import tenancy as hub_tenancy
+def test_a_notebooks_rbac_is_a_role_in_its_own_namespace_with_no_cluster_rights():
+    """What both the hub's pre-spawn hook and `hubml` write in a user's namespace (one module)."""
+    from hubml.backends.kubernetes.tenancy import JOB_ACCOUNT, NOTEBOOK_ACCOUNT, namespace_manifests
 
-    from hubml.backends.kubernetes import tenancy
-
-    return {"backend": tenancy.namespace_manifests("hubml-alice", "alice"),
-            "hub": hub_tenancy.tenancy_manifests("hubml-alice", "alice", {"pods": "10"})}
-
-
-@pytest.mark.parametrize("source", ["backend", "hub"])
-def test_a_notebooks_rbac_is_a_role_in_its_own_namespace_with_no_cluster_rights(source):
-    from hubml.backends.kubernetes.tenancy import JOB_ACCOUNT, NOTEBOOK_ACCOUNT
-
-    objects = namespace_objects()[source]
+    objects = namespace_manifests("hubml-alice", "alice")
     assert not {each["kind"] for each in objects} & {"ClusterRole", "ClusterRoleBinding", "Namespace"}
     assert {each["metadata"]["namespace"] for each in objects} == {"hubml-alice"}
     (role,) = [each for each in objects if each["kind"] == "Role"]

@@ -27,7 +27,7 @@ from hubml.backends.base import served_model_name
 from hubml.backends.kubernetes.options import ClusterOptions
 from hubml.exceptions import InvalidArgument
 from hubml.redaction import is_secret_name, redact_spec
-from hubml.runtime.k8s_entry import CODE_ERROR_EXIT_CODES
+from hubml.runtime.retries import CODE_ERROR_EXIT_CODES
 from hubml.specs import DeploySpec, Resources, TrainSpec
 from hubml.tfconfig import cluster_spec
 

@@ -121,10 +121,15 @@ class ResourceWatch:
             self.on_change(obj)
 
     def _watch(self) -> None:
-        self._response = self.list_objects(
-            self.namespace, **self.selectors, watch=True, resource_version=self.resource_version,
-            allow_watch_bookmarks=True, timeout_seconds=WATCH_SECONDS, _preload_content=False,
-            _request_timeout=(CONNECT_SECONDS, WATCH_SECONDS + 30))
+        try:
+            self._response = self.list_objects(
+                self.namespace, **self.selectors, watch=True, resource_version=self.resource_version,
+                allow_watch_bookmarks=True, timeout_seconds=WATCH_SECONDS, _preload_content=False,
+                _request_timeout=(CONNECT_SECONDS, WATCH_SECONDS + 30))
+        except Exception as error:  # the version can also be refused before the stream starts
+            if getattr(error, "status", None) == 410:
+                raise Gone(str(error)) from error
+            raise
         self.watches += 1
         try:
             for line in complete_lines(self._response):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from hubml import storage
 from hubml.backends.local.store import Store
 from hubml.processes import die_with_parent
+from hubml.runtime.retries import is_code_error
 from hubml.tfconfig import cluster_spec, decider, replica_names, tf_config
 
 POLL_SECONDS = 0.02
@@ -137,7 +138,8 @@ class Supervisor:
             if decided_at is None:
                 for (role, index), code in codes.items():
                     if code not in (None, 0):
-                        return Outcome("FAILED", code, f"{role}-{index} {describe_exit(code)}")
+                        return Outcome("FAILED", code, f"{role}-{index} {describe_exit(code)}",
+                                       retryable=not is_code_error(code))
                 if codes[deciding] == 0:
                     decided_at = time.time()
             if decided_at is not None:
