@@ -46,6 +46,9 @@ def up(verbose: bool = True) -> Cluster:
     if _recorded_node_ip() not in (None, node_ip):  # state made on another machine or network
         down()
     if is_up():
+        # hubml's own code may have changed since: its images are rebuilt (cached by a hash of the
+        # sources) and imported again only if they differ, so pods always run the code under test.
+        images.ensure_imported(images.hubml_images(), node.CTR)
         return _describe(node_ip)
     complete = layout.STATE / "up"  # written last: everything below was done
     started = time.monotonic()

@@ -34,8 +34,10 @@ def main() -> int:
     syncer = Syncer(replica, decides)
     syncer.start()
     # Stopped from outside (cancel, a new attempt): leave through the code's own exit, so the last
-    # checkpoints and metrics are still synced to storage below.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # checkpoints and metrics are still synced to storage below. SIGINT too: MultiWorkerMirroredStrategy's
+    # preemption notifier takes SIGTERM over, so the pod's supervisor stops it with SIGINT.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda signum, frame: sys.exit(128 + signum))
     code = run_user_code(bundle, spec)
     if record is not None:
         publish.finish(replica, record, code == 0)

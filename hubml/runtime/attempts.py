@@ -11,6 +11,9 @@ Pods see only themselves, so they agree through three kinds of marker:
     jobs/{id}/attempts/{n}/lost                     attempt n is over: who was lost, and why
     jobs/{id}/outcome.json                          the job is decided: state, exit code, reason
 
+Each replica's output is stored too, at the end of its attempt, in the local backend's layout
+(`jobs/{id}/logs/attempt-{n}/{role}-{index}.log`), so a job's logs outlive its pods.
+
 The current attempt is the first without a `lost` marker. A replica that finds
 its own `started` marker in it is a replacement whose predecessor ended without
 a word (its container killed), so it marks that attempt lost before joining the
@@ -52,6 +55,9 @@ class JobFolder:
     def mark_lost(self, attempt: int, replica: str, why: str) -> None:
         if not storage.exists(self._lost(attempt)):
             storage.write_text(self._lost(attempt), json.dumps({"replica": replica, "reason": why, "at": time.time()}))
+
+    def log_url(self, attempt: int, replica: str) -> str:
+        return storage.join(self.url, "logs", f"attempt-{attempt}", f"{replica}.log")
 
     def lost(self, attempt: int) -> dict | None:
         """Who ended `attempt`, and why; None while it runs."""

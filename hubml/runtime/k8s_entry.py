@@ -9,8 +9,8 @@ same JSON in every pod); this builds `TF_CONFIG` from the three, then runs
 It also does in the pod what TFJob's operator and the local supervisor do from
 outside, so that nothing depends on a client watching (hubml/runtime/attempts.py):
 it joins the current attempt, ends its replica when the attempt is lost
-elsewhere or the job is decided, tells a lost replica from a code error, and
-records the job's outcome. Its exit code tells the Job's pod failure policy
+elsewhere or the job is decided, tells a lost replica from a code error,
+records the job's outcome, and stores the replica's log with the job. Its exit code tells the Job's pod failure policy
 what happened:
 
     0                     done (or the job was decided elsewhere)
@@ -25,8 +25,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from typing import IO
 
+from hubml import storage
 from hubml.runtime.attempts import JobFolder
 from hubml.runtime.retries import EXIT_ATTEMPT_LOST, is_code_error
 from hubml.tfconfig import decider, tf_config
@@ -69,12 +73,17 @@ class ReplicaSupervisor:
         self.environment = dict(environ, **({"TF_CONFIG": config} if config else {}))
         self.attempt = 0
         self.child: subprocess.Popen | None = None
+        self.log = tempfile.TemporaryFile()
+        self._copier: threading.Thread | None = None
 
     def run(self) -> int:
         self.attempt = self.folder.join(self.name)
         self.environment["HUBML_ATTEMPT"] = str(self.attempt)
         signal.signal(signal.SIGTERM, self._stopped)
-        self.child = subprocess.Popen([sys.executable, "-m", "hubml.runtime"], env=self.environment)
+        self.child = subprocess.Popen([sys.executable, "-m", "hubml.runtime"], env=self.environment,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._copier = threading.Thread(target=self._copy_output, args=(self.child.stdout,), daemon=True)
+        self._copier.start()
         while (code := self.child.poll()) is None:
             time.sleep(poll_seconds())
             stop = self._reason_to_stop()
@@ -110,6 +119,22 @@ class ReplicaSupervisor:
         self.folder.mark_lost(self.attempt, self.name, why)
         return 128 - code if code < 0 else code
 
+    def _copy_output(self, output: IO[bytes]) -> None:
+        """The replica's output to the pod's log (what `kubectl logs` and hubml follow) and to a file."""
+        for line in iter(output.readline, b""):
+            sys.stdout.buffer.write(line)
+            sys.stdout.buffer.flush()
+            self.log.write(line)
+
+    def store_log(self) -> None:
+        """Store what the replica wrote with the job, so its logs outlive the pod."""
+        if self.attempt == 0:
+            return
+        if self._copier is not None:
+            self._copier.join(STOP_GRACE_SECONDS)
+        self.log.seek(0)
+        storage.write_text(self.folder.log_url(self.attempt, self.name), self.log.read().decode(errors="replace"))
+
     def _peer_was_lost(self) -> bool:
         deadline = time.monotonic() + peer_loss_grace_seconds()
         while time.monotonic() < deadline:
@@ -128,7 +153,9 @@ class ReplicaSupervisor:
     def _end_child(self) -> None:
         if self.child is None or self.child.poll() is not None:
             return
-        self.child.terminate()
+        # Not SIGTERM: TensorFlow's preemption notifier catches it under MultiWorkerMirroredStrategy, and the
+        # replica would train on (hubml.runtime handles SIGINT as it handles SIGTERM).
+        self.child.send_signal(signal.SIGINT)
         try:
             self.child.wait(STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
@@ -137,7 +164,11 @@ class ReplicaSupervisor:
 
 
 def main() -> int:
-    return ReplicaSupervisor(dict(os.environ)).run()
+    supervisor = ReplicaSupervisor(dict(os.environ))
+    try:
+        return supervisor.run()
+    finally:  # also when the pod is stopped (SIGTERM ends run() with SystemExit)
+        supervisor.store_log()
 
 
 if __name__ == "__main__":

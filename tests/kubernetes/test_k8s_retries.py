@@ -39,7 +39,8 @@ def test_deleting_a_worker_pod_mid_training_gives_attempt_2_which_resumes_from_i
     assert job.state == SUCCEEDED and job.attempt == 2, (job, [line.text for line in lines][-30:])
     begun = epochs_begun(lines)
     second = [epoch for attempt, epoch in begun if attempt == 2]
-    assert second and min(second) >= 2, f"attempt 2 resumed from the checkpoint, not from epoch 1: {begun}"
+    assert second and min(second) >= 2, "attempt 2 resumed from the checkpoint, not from epoch 1:\n" + "\n".join(
+        f"{line.attempt} {line.replica} {line.text}" for line in lines)
     assert {line.attempt for line in lines if line.text.startswith("attempt 2")} == {2}
     print(f"\nworker-1's pod deleted mid-training: epochs begun {begun}; attempt {job.attempt} {job.state}")
 

@@ -128,6 +128,5 @@ def test_the_backend_sees_every_transition_across_a_cut_watch(make_backend, prox
     proxy.release()
     wait_for(lambda: backend.job(record.id).state == SUCCEEDED, POD_SECONDS, what="SUCCEEDED")
     assert (backend._records.lists, backend._role_jobs.lists) == lists, "resumed, not listed again"
-    wait_for(lambda: not batch.list_namespaced_job(kube_env.name, label_selector=f"hubml.io/job={record.id},"
-                                                   "hubml.io/role=ps").items,
-             POD_SECONDS, what="the ps stopped once worker 0 decided")
+    wait_for(lambda: batch.read_namespaced_job(f"{record.id}-ps", kube_env.name).status.succeeded,
+             POD_SECONDS, what="the ps ended by itself once worker 0 decided")

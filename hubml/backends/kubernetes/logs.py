@@ -8,12 +8,14 @@ it), and the lines it replays are skipped by the timestamp and that count: no
 line is lost and none is repeated.
 
 A retried replica is a new pod for the same role and index; its lines come
-as the next attempt.
+as the next attempt. Once a job's pods are gone (its Jobs expired), its logs
+are read from what each replica stored with the job (hubml/runtime/k8s_entry.py).
 """
 from __future__ import annotations
 
 import json
 import queue
+import tempfile
 import threading
 import time
 from datetime import datetime, timezone
@@ -21,11 +23,15 @@ from typing import Any, Callable, Iterator
 
 from kubernetes.client.exceptions import ApiException
 
+from hubml import storage
+from hubml.backends import log_files
 from hubml.backends.base import LogLine
 from hubml.backends.kubernetes.manifests import INDEX_LABEL, JOB_LABEL, REPLICA_CONTAINER, ROLE_LABEL
-from hubml.backends.kubernetes.watch import REQUEST_TIMEOUT, complete_lines, release
+from hubml.backends.kubernetes.watch import REQUEST_TIMEOUT, complete_lines, interrupt, release
 from hubml.tfconfig import ROLE_ORDER
 
+# How often, before this pod, the Job controller saw its index fail (it writes it with backoffLimitPerIndex).
+INDEX_FAILURES_ANNOTATION = "batch.kubernetes.io/job-index-failure-count"
 POD_POLL_SECONDS = 1.0
 RECONNECT_SECONDS = 0.2
 FOLLOW_READ_TIMEOUT = 300
@@ -50,7 +56,11 @@ class LogSource:
         for pod in pods:
             labels = pod["metadata"].get("labels") or {}
             role, index = labels.get(ROLE_LABEL, "worker"), int(labels.get(INDEX_LABEL, "0"))
-            attempts[role, index] = attempts.get((role, index), 0) + 1
+            # Every lost attempt fails each index once (hubml/runtime/retries.py), and the Job controller
+            # writes on each pod how often its index failed before: a deleted pod's successor is still
+            # attempt 2. Counting the pods listed is the fallback for a controller that writes nothing.
+            failures = (pod["metadata"].get("annotations") or {}).get(INDEX_FAILURES_ANNOTATION)
+            attempts[role, index] = int(failures) + 1 if failures else attempts.get((role, index), 0) + 1
             found.append((attempts[role, index], role, index, pod["metadata"]["name"]))
         return sorted(found, key=lambda item: (item[0], ROLE_ORDER.index(item[1]), item[2]))
 
@@ -120,6 +130,15 @@ def parse_timestamp(text: str) -> int:
 def cursor_of(positions: dict[str, list[int]]) -> dict[str, list[int]]:
     """A JSON-able copy of every pod's position: resuming from it continues right after the line."""
     return {pod: list(position) for pod, position in positions.items()}
+
+
+def stored_logs(job_url: str, cursor: dict | None) -> Iterator[LogLine]:
+    """The logs each replica stored with the job at the end of its attempt."""
+    with tempfile.TemporaryDirectory(prefix="hubml-logs-") as root:
+        url = storage.join(job_url, "logs")
+        if storage.exists(url):
+            storage.download(url, root)
+        yield from log_files.read_logs(root, False, lambda: True, cursor)
 
 
 def read_logs(source: LogSource, job_id: str, cursor: dict | None) -> Iterator[LogLine]:
@@ -204,9 +223,7 @@ class PodStream:
         self._thread.join(timeout=5)
 
     def _interrupt(self) -> None:
-        response = self._response
-        if response is not None:
-            response.shutdown()
+        interrupt(self._response)
 
     def _run(self) -> None:
         while not self._stopped.is_set():

@@ -80,9 +80,7 @@ class ResourceWatch:
 
     def stop(self) -> None:
         self._stopped.set()
-        response = self._response
-        if response is not None:
-            response.shutdown()
+        interrupt(self._response)
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
@@ -171,6 +169,15 @@ def complete_lines(response: Any) -> Iterator[str]:
             yield line.decode(errors="replace")
     if buffer:
         yield buffer.decode(errors="replace")
+
+
+def interrupt(response: Any) -> None:
+    """Unblock the thread reading a streamed response; one the network already cut needs nothing."""
+    if response is not None:
+        try:
+            response.shutdown()
+        except OSError:
+            pass
 
 
 def release(response: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Iterator
 from hubml import storage
 from hubml.backends.base import CANCELLED, FAILED, Backend, JobRecord, LogLine
 from hubml.backends.local.endpoints import LocalEndpoints
-from hubml.backends.local.logs import read_logs
+from hubml.backends.log_files import read_logs
 from hubml.backends.local.store import Store
 from hubml.backends.local.supervisor import STOP_GRACE_SECONDS
 from hubml.exceptions import InvalidArgument

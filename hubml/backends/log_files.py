@@ -1,4 +1,4 @@
-"""Reading and following the local backend's log files.
+"""Reading and following a job's log files: the local backend's, and those a Kubernetes job's pods stored.
 
 Each replica writes `logs/attempt-{n}/{role}-{index}.log`. A cursor maps each
 file to the byte offset already read, so a follow that is interrupted (a
