@@ -16,10 +16,13 @@ from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow.core.framework import types_pb2
 
 from hubml.exceptions import ServingError
-from hubml.serving.servable import coerce
-from hubml.serving.tensors import base_dtype
+from hubml.serving.json_errors import base64_error, dense_shape, show, tensor_error
+from hubml.serving.tensors import base_dtype, dtype_name, numpy_dtype
 
 _DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+# The numpy kinds a JSON array may parse to for an input of each kind: JSON integers feed float inputs,
+# JSON decimals never feed integer ones (json_tensor.cc AddValueToTensor).
+_JSON_KINDS = {"f": "fiu", "i": "iu", "u": "iu", "b": "b"}
 _FLOAT_TYPES = {types_pb2.DT_FLOAT: np.float32, types_pb2.DT_DOUBLE: np.float64, types_pb2.DT_HALF: np.float16}
 
 
@@ -28,12 +31,14 @@ def invalid(message: str) -> ServingError:
 
 
 def parse_body(body: bytes) -> dict:
+    if not body:  # json_tensor.cc ParseJson's own words; orjson's differ
+        raise invalid("JSON Parse error: The document is empty")
     try:
         request = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise invalid(f"JSON Parse error: {error}") from error
     if not isinstance(request, dict):
-        raise invalid("JSON Value: request body is not an object")
+        raise invalid(f"JSON Value: {show(request)} Is not object")
     return request
 
 
@@ -41,29 +46,72 @@ def dumps(document) -> bytes:
     return orjson.dumps(document, option=_DUMP_OPTIONS)
 
 
-def predict_inputs(request: dict, signature) -> tuple[dict[str, np.ndarray], bool]:
-    """The named input arrays of a predict request, and whether it used the row format."""
-    if ("instances" in request) == ("inputs" in request):
-        raise invalid("Missing 'inputs' or 'instances' key" if "inputs" not in request
-                      else "Not allowed to have both 'inputs' and 'instances' keys")
-    names = list(signature.inputs)
+def signature_name_of(request: dict) -> str | None:
+    """The request's optional `signature_name` (json_tensor.cc FillSignature)."""
+    name = request.get("signature_name")
+    if name is not None and not isinstance(name, str):
+        raise invalid(f"JSON Value: {show(request)} not formatted correctly. 'signature_name' key must be a "
+                      "string value.")
+    return name or None
+
+
+def predict_inputs(request: dict, signature, signature_name: str | None) -> tuple[dict[str, np.ndarray], bool]:
+    """The named input arrays of a predict request, and whether it used the row format, checked
+    in the order json_tensor.cc FillPredictRequestFromJson checks them."""
+    if not signature.inputs:
+        raise invalid(f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
+    if "instances" in request and "inputs" in request:
+        raise invalid(f"JSON Value: {show(request)} Not formatted correctly expecting only one of 'inputs' or "
+                      "'instances' keys to exist ")
     if "instances" in request:
         instances = request["instances"]
         if not isinstance(instances, list):
-            raise invalid("Expecting 'instances' to be an list/array")
-        if instances and _is_named(instances[0]):
-            columns = _columns_of(instances)
-        elif len(names) == 1:
-            columns = {names[0]: instances}
-        else:
-            raise invalid(f"Expecting each instance to be an object with keys {sorted(names)} for a signature "
-                          f"with {len(names)} inputs")
-        return {name: to_array(value, signature, name) for name, value in columns.items()}, True
-    value = request["inputs"]
-    columns = value if _is_named(value) else {names[0]: value} if len(names) == 1 else None
-    if columns is None:
-        raise invalid(f"Expecting 'inputs' to be an object with keys {sorted(names)}")
-    return {name: to_array(item, signature, name) for name, item in columns.items()}, False
+            raise invalid(f"JSON Value: {show(request)} Excepting 'instances' to be an list/array")
+        if not instances:
+            raise invalid(f"JSON Value: {show(request)} No values in 'instances' array")
+        return _row_inputs(instances, signature), True
+    if "inputs" in request:
+        return _columnar_inputs(request["inputs"], signature), False
+    raise invalid("Missing 'inputs' or 'instances' key")
+
+
+def _row_inputs(instances: list, signature) -> dict[str, np.ndarray]:
+    names = sorted(signature.inputs)
+    if not isinstance(instances[0], dict) and len(names) > 1:
+        raise invalid("instances is a plain list, but expecting list of objects as multiple input tensors required "
+                      "as per tensorinfo_map")
+    if not _is_named(instances[0]):
+        for index, instance in enumerate(instances):
+            if _is_named(instance):
+                raise invalid(f"Expecting value/list but got object at item {index} of input list")
+        return {names[0]: _instances_array(instances, signature, names[0], keyed=False)}
+    for index, instance in enumerate(instances):
+        if not _is_named(instance):
+            raise invalid(f"Expecting object but got list at item {index} of input list")
+        for key in instance:
+            if key not in signature.inputs:
+                raise invalid(f"Failed to process element: {index} key: {key} of 'instances' list. Error: "
+                              f"INVALID_ARGUMENT: JSON object: does not have named input: {key}")
+        if len(instance) != len(names):
+            raise invalid(f"Failed to process element: {index} of 'instances' list. JSON object: {show(instance)} "
+                          f"must only have keys: {','.join(names)}")
+    return {name: _instances_array([instance[name] for instance in instances], signature, name, keyed=True)
+            for name in names}
+
+
+def _columnar_inputs(value, signature) -> dict[str, np.ndarray]:
+    names = sorted(signature.inputs)
+    if not _is_named(value):
+        if len(names) > 1:
+            raise invalid("inputs is a plain value/list, but expecting an object as multiple input tensors required "
+                          "as per tensorinfo_map")
+        return {names[0]: _tensor_array(value, signature, names[0])}
+    # Keys the signature does not name are ignored, as TF Serving's FillTensorMapFromInputsMap ignores them
+    # (its gRPC Predict refuses them: "Sent extra").
+    missing = [name for name in names if name not in value]
+    if missing:
+        raise invalid(f"Missing named input: {missing[0]} in 'inputs' object.")
+    return {name: _tensor_array(value[name], signature, name) for name in names}
 
 
 def numeric_inputs(signature, values: np.ndarray) -> dict[str, np.ndarray] | None:
@@ -79,51 +127,88 @@ def _is_named(value) -> bool:
     return isinstance(value, dict) and not (len(value) == 1 and "b64" in value)
 
 
-def _columns_of(instances: list) -> dict[str, list]:
-    keys = set(instances[0])
-    for index, instance in enumerate(instances):
-        if not _is_named(instance) or set(instance) != keys:
-            raise invalid(f"Failed to process element: {index} of 'instances' list. Error: Invalid argument: "
-                          f"expecting an object with keys {sorted(keys)}")
-    return {key: [instance[key] for instance in instances] for key in keys}
+def _tensor_array(value, signature, name: str) -> np.ndarray:
+    """A columnar input as an array of its dtype, or TF Serving's error for it."""
+    array = _typed_array(value, signature.inputs[name].dtype)
+    if array is None:
+        code, message = tensor_error(value, dtype_name(base_dtype(signature.inputs[name].dtype))) or _ragged()
+        raise ServingError(code, _naming(message, name))
+    return array
 
 
-def to_array(value, signature, name: str) -> np.ndarray:
-    """A JSON value as an array of the input's dtype; unknown names keep numpy's inference
-    (the signature check that follows names them)."""
-    info = signature.inputs.get(name)
-    if info is not None and base_dtype(info.dtype) == types_pb2.DT_STRING:
-        return _string_array(value, name)
-    if info is not None and base_dtype(info.dtype) in _FLOAT_TYPES:
-        try:  # the common case in one numpy call (no float64 copy); anything odd takes the checked path
-            return np.asarray(value, dtype=_FLOAT_TYPES[base_dtype(info.dtype)])
-        except (ValueError, TypeError):
-            pass
+def _instances_array(column: list, signature, name: str, keyed: bool) -> np.ndarray:
+    """The rows of one input, batched; on failure TF Serving's error for the first bad row."""
+    dtype = signature.inputs[name].dtype
+    array = _typed_array(column, dtype)
+    if array is not None:
+        return array
+    where = f" key: {name}" if keyed else ""
+    first_shape, first_size = None, None
+    for index, item in enumerate(column):
+        error = tensor_error(item, dtype_name(base_dtype(dtype)))
+        shape = dense_shape(item)
+        size = int(np.prod(shape)) if shape else 1
+        if error is None and first_shape is not None and size != first_size:
+            error = "INVALID_ARGUMENT", f"Expecting tensor size: {first_size} but got: {size}"
+        elif error is None and first_shape is not None and shape != first_shape:
+            error = "INVALID_ARGUMENT", f"Expecting shape {_shape_text(first_shape)} but got: {_shape_text(shape)}"
+        if error is not None:
+            code, message = error
+            message = (f"Failed to process element: {index}{where} of 'instances' list. Error: {code}: {message}")
+            raise ServingError(code, message if keyed else _naming(message, name))
+        first_shape, first_size = (shape, size) if first_shape is None else (first_shape, first_size)
+    code, message = _ragged()
+    raise ServingError(code, _naming(message, name))
+
+
+def _naming(message: str, name: str) -> str:
+    """TF Serving's message, then the input it is about where the message does not say
+    (hubml's addition; TF Serving's own text stays a prefix, for clients that match on it)."""
+    return f"{message} (input: {name})"
+
+
+def _ragged() -> tuple[str, str]:
+    # Every leaf passed TF Serving's checks but numpy still refused the value: not one dense tensor.
+    return "INVALID_ARGUMENT", "JSON values do not form a dense tensor"
+
+
+def _shape_text(shape: list[int]) -> str:
+    return "[" + ",".join(str(size) for size in shape) + "]"
+
+
+def _typed_array(value, dtype: int) -> np.ndarray | None:
+    """`value` as an array of `dtype` when every leaf is a JSON value of that type; None otherwise."""
+    if base_dtype(dtype) == types_pb2.DT_STRING:
+        return _string_array(value)
+    target = numpy_dtype(dtype)
     try:
         array = np.asarray(value)
-    except ValueError as error:
-        raise invalid(f"Failed to process input {name}: values do not form a tensor (ragged lists?): {error}") from error
-    if array.dtype == object:
-        raise invalid(f"Failed to process input {name}: values do not form a tensor of one type and shape")
-    return array if info is None else coerce(array, info.dtype, name)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if array.dtype.kind not in _JSON_KINDS[target.kind]:
+        return None  # strings, objects, nulls, ragged lists, or floats for an integer input
+    if target.kind in "iu" and array.size and (array.min() < np.iinfo(target).min or
+                                                array.max() > np.iinfo(target).max):
+        return None
+    return array.astype(target, copy=False)
 
 
-def _string_array(value, name: str) -> np.ndarray:
+def _string_array(value) -> np.ndarray | None:
     def decode(item):
         if isinstance(item, list):
             return [decode(inner) for inner in item]
-        if isinstance(item, dict) and set(item) == {"b64"}:
-            try:
-                return base64.b64decode(item["b64"], validate=True)
-            except (ValueError, TypeError) as error:
-                raise invalid(f"Failed to process input {name}: invalid base64 value") from error
+        if isinstance(item, dict) and base64_error(item) is None:
+            return base64.b64decode(item["b64"])
         if isinstance(item, str):
             return item.encode()
-        raise invalid(f"Failed to process input {name}: JSON Value: {item!r} is not of expected type: string")
+        raise ValueError("not a string")
 
-    array = np.array(decode(value), dtype=object)
+    try:
+        array = np.array(decode(value), dtype=object)
+    except (ValueError, RecursionError):
+        return None
     if any(isinstance(item, list) for item in array.ravel()):
-        raise invalid(f"Failed to process input {name}: values do not form a tensor (ragged lists?)")
+        return None
     return array
 
 
@@ -201,9 +286,11 @@ def _feature(values: list, where: str, key: str) -> feature_pb2.Feature:
     raise invalid(f"Failed to process {where} feature {key!r}: values must be all numbers or all strings")
 
 
+# The key is "results", as TF Serving's server writes it (json_tensor.cc kClassifyRegressResponseKey and
+# http_rest_api_handler_test.cc); json_tensor.h and the REST API guide say "result".
 def classification_json(result) -> dict:
-    return {"result": [[[c.label, c.score] for c in item.classes] for item in result.classifications]}
+    return {"results": [[[c.label, c.score] for c in item.classes] for item in result.classifications]}
 
 
 def regression_json(result) -> dict:
-    return {"result": [item.value for item in result.regressions]}
+    return {"results": [item.value for item in result.regressions]}
