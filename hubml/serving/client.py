@@ -207,8 +207,8 @@ class PredictClient:
         from hubml.serving.rest_codec import example_from_features
 
         self._fill_spec(request.model_spec, signature_name, version, version_label)
-        for index, features in enumerate(examples):
-            request.input.example_list.examples.add().CopyFrom(example_from_features(features, f"examples[{index}]"))
+        for features in examples:
+            request.input.example_list.examples.add().CopyFrom(example_from_features(features))
 
     # ---- REST -----------------------------------------------------------------------------------------
     def _rest_path(self, version, version_label) -> str:

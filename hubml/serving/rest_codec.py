@@ -16,13 +16,14 @@ from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow.core.framework import types_pb2
 
 from hubml.exceptions import ServingError
-from hubml.serving.json_errors import base64_error, dense_shape, show, tensor_error
+from hubml.serving.json_errors import base64_error, dense_shape, json_type, show, tensor_error
 from hubml.serving.tensors import base_dtype, dtype_name, numpy_dtype
 
 _DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 # The numpy kinds a JSON array may parse to for an input of each kind: JSON integers feed float inputs,
 # JSON decimals never feed integer ones (json_tensor.cc AddValueToTensor).
 _JSON_KINDS = {"f": "fiu", "i": "iu", "u": "iu", "b": "b"}
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FLOAT_TYPES = {types_pb2.DT_FLOAT: np.float32, types_pb2.DT_DOUBLE: np.float64, types_pb2.DT_HALF: np.float16}
 
 
@@ -36,10 +37,25 @@ def parse_body(body: bytes) -> dict:
     try:
         request = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise invalid(f"JSON Parse error: {error}") from error
+        raise invalid(f"JSON Parse error: {_rapidjson_reason(str(error))} at offset: {error.pos}") from error
     if not isinstance(request, dict):
         raise invalid(f"JSON Value: {show(request)} Is not object")
     return request
+
+
+# orjson's words for a parse error -> rapidjson's (GetParseError_En), which TF Serving's errors quote.
+_PARSE_REASONS = (
+    ("after document", "The document root must not be followed by other values."),
+    ("expected ',' or ']'", "Missing a comma or ']' after an array element."),
+    ("expected ',' or '}'", "Missing a comma or '}' after an object member."),
+    ("expected ':'", "Missing a colon after a name of object member."),
+    ("string key", "Missing a name for object member."),
+    ("not valid UTF-8", "Invalid encoding in string."),
+)
+
+
+def _rapidjson_reason(orjson_message: str) -> str:
+    return next((reason for words, reason in _PARSE_REASONS if words in orjson_message), "Invalid value.")
 
 
 def dumps(document) -> bytes:
@@ -249,41 +265,70 @@ def predict_response(outputs: dict[str, np.ndarray], row_format: bool) -> dict:
 
 
 def examples_from_json(request: dict) -> list[bytes]:
-    """Serialized `tf.Example`s of a classify/regress request, `context` merged into each."""
-    examples = request.get("examples")
+    """Serialized `tf.Example`s of a classify/regress request, `context` merged into each
+    (json_tensor.cc FillClassifyRegressRequestFromJson, its checks and messages)."""
+    context = example_from_features(request["context"]) if "context" in request else example_pb2.Example()
+    if "examples" not in request:  # the same words for regress: TF Serving's own
+        raise invalid(f"JSON Value: {show(request)} When method is classify, key 'examples' is expected and was "
+                      "not found")
+    examples = request["examples"]
     if not isinstance(examples, list):
-        raise invalid("Expecting 'examples' to be an list/array")
-    context = example_from_features(request.get("context", {}), "context")
+        raise invalid(f"JSON Value: {show(request)} Expecting 'examples' value to be an list/array")
+    if not examples:
+        raise invalid(f"JSON Value: {show(request)} 'examples' value is an empty array")
     serialized = []
-    for index, item in enumerate(examples):
+    for item in examples:
         example = example_pb2.Example()
         example.CopyFrom(context)
-        example.MergeFrom(example_from_features(item, f"examples[{index}]"))
+        example.MergeFrom(example_from_features(item))
         serialized.append(example.SerializeToString())
     return serialized
 
 
-def example_from_features(features: dict, where: str = "example") -> example_pb2.Example:
-    """A `tf.Example` from TF Serving's JSON form of one example's features."""
+def example_from_features(features: dict) -> example_pb2.Example:
+    """A `tf.Example` from TF Serving's JSON form of one example's features (json_tensor.cc
+    MakeExampleFromJsonObject)."""
     if not isinstance(features, dict):
-        raise invalid(f"Expecting {where} to be an object of feature values")
+        raise invalid(f"Example must be JSON object but got JSON {json_type(features)}")
     example = example_pb2.Example()
     for key, value in features.items():
-        example.features.feature[key].CopyFrom(_feature(value if isinstance(value, list) else [value], where, key))
+        example.features.feature[key].CopyFrom(_feature(key, value if isinstance(value, list) else [value]))
     return example
 
 
-def _feature(values: list, where: str, key: str) -> feature_pb2.Feature:
-    if all(isinstance(v, (str, dict)) for v in values):
-        data = [base64.b64decode(v["b64"]) if isinstance(v, dict) and "b64" in v else
-                v.encode() if isinstance(v, str) else None for v in values]
-        if None not in data:
-            return feature_pb2.Feature(bytes_list=feature_pb2.BytesList(value=data))
-    elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return feature_pb2.Feature(int64_list=feature_pb2.Int64List(value=values))
-    elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return feature_pb2.Feature(float_list=feature_pb2.FloatList(value=values))
-    raise invalid(f"Failed to process {where} feature {key!r}: values must be all numbers or all strings")
+_FEATURE_KINDS = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int64"}
+
+
+def _feature(name: str, values: list) -> feature_pb2.Feature:
+    """One feature's values, all of one kind: strings and b64 bytes, decimals, or integers and booleans."""
+    feature = feature_pb2.Feature()
+    for value in values:
+        kind, item = _feature_value(name, value)
+        current = feature.WhichOneof("kind")
+        if current not in (None, kind):
+            raise invalid(f"Unexpected element type in feature: {name} expecting type: {_FEATURE_KINDS[current]}")
+        getattr(feature, kind).value.append(item)
+    return feature
+
+
+def _feature_value(name: str, value) -> tuple[str, object]:
+    if isinstance(value, bool):
+        return "int64_list", int(value)
+    if isinstance(value, int):
+        if value > 2**63 - 1 or value < -2**63:
+            raise invalid(f"Feature: {name} has uint64 element. Only int64 is supported.")
+        return "int64_list", value
+    if isinstance(value, float):
+        if abs(value) > _FLOAT32_MAX and value == value and abs(value) != float("inf"):
+            raise invalid(f"Cannot convert JSON value: {value} to float without loss of precision.")
+        return "float_list", value
+    if isinstance(value, str):
+        return "bytes_list", value.encode()
+    if isinstance(value, dict) and base64_error(value) is None:
+        return "bytes_list", base64.b64decode(value["b64"])
+    if isinstance(value, dict) and set(value) == {"b64"}:
+        raise invalid(base64_error(value)[1])
+    raise invalid(f"Feature: {name} has element with unexpected JSON type: {json_type(value)}")
 
 
 # The key is "results", as TF Serving's server writes it (json_tensor.cc kClassifyRegressResponseKey and

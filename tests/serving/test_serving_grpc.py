@@ -144,16 +144,3 @@ def test_reload_config_serves_the_new_model_list(start_server, testdata, tmp_pat
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     channel.close()
 
-
-def test_counter_keeps_state_between_requests(stubs):
-    def call(signature: str, **inputs: float) -> list[float]:
-        request = predict_pb2.PredictRequest()
-        request.model_spec.name, request.model_spec.signature_name = "counter", signature
-        for name, value in inputs.items():
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(value, dtype=tf.float32))
-        return list(stubs[0].Predict(request, timeout=30).outputs["output"].float_val)
-
-    call("reset_counter")
-    call("incr_counter")
-    assert call("incr_counter_by", delta=3.0) == [4.0]
-    assert call("get_counter") == [4.0]

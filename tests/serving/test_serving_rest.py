@@ -3,27 +3,11 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.error
 import urllib.request
 
 import pytest
+from rest_calls import call, ok
 from tensorflow.core.example import example_pb2, feature_pb2
-
-
-def call(server, path: str, body=None, method: str | None = None) -> tuple[int, dict]:
-    data = body if body is None or not isinstance(body, (dict, list)) else json.dumps(body).encode()
-    request = urllib.request.Request(server.rest_url + path, data=data, method=method or ("POST" if data else "GET"))
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def ok(server, path: str, body=None) -> dict:
-    status, document = call(server, path, body)
-    assert status == 200, document
-    return document
 
 
 @pytest.mark.parametrize("model", ["half_plus_two", "half_plus_two_tf2"])
@@ -66,7 +50,7 @@ def test_b64_strings_reach_a_string_input(model_server):
 
 def test_counter_keeps_state_between_requests(model_server):
     """Its input-less signatures are refused over REST, as TF Serving's REST handler refuses them
-    ("Failed to get input map"); gRPC runs them (test_serving_grpc)."""
+    ("Failed to get input map"); gRPC runs them (test_serving_tf_serving_expectations)."""
     status, document = call(model_server, "/v1/models/counter:predict", {"signature_name": "reset_counter",
                                                                          "inputs": {}})
     assert (status, document) == (400, {"error": "Failed to get input map for signature: reset_counter"})
