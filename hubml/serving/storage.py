@@ -81,7 +81,7 @@ def _fingerprint(fs, remote: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def local_copy(version_path: str, cache_dir: str | None = None) -> str:
+def local_copy(version_path: str) -> str:
     """A local folder holding the version; remote ones are downloaded once per URL and content.
 
     The cache key is the URL and the fingerprint of its files, so a version re-exported at the same URL
@@ -92,7 +92,7 @@ def local_copy(version_path: str, cache_dir: str | None = None) -> str:
     if fs is None:
         return remote
     try:
-        root = cache_dir or cache_root()
+        root = cache_root()
         key = hashlib.sha256(f"{version_path}\0{_fingerprint(fs, remote)}".encode()).hexdigest()[:32]
         target = os.path.join(root, key)
         if os.path.isdir(target):
