@@ -24,6 +24,10 @@ MAX_FILLED_ELEMENTS = 1 << 26
 _DTYPE_OF_NUMPY = {np.dtype(numpy_type): dtype for dtype, (numpy_type, _) in _NUMERIC.items()}
 # Reference dtypes (DT_FLOAT_REF ...) carry values of their base type.
 _REF_OFFSET = 100
+# Every supported DataType and its reference twin -> numpy dtype
+_NUMPY_OF_DTYPE = {dtype + offset: np.dtype(numpy_type) for dtype, (numpy_type, _) in _NUMERIC.items()
+                   for offset in (0, _REF_OFFSET)}
+_NUMPY_OF_DTYPE.update({types_pb2.DT_STRING: np.dtype(object), types_pb2.DT_STRING_REF: np.dtype(object)})
 
 
 def base_dtype(dtype: int) -> int:
@@ -32,6 +36,9 @@ def base_dtype(dtype: int) -> int:
 
 def numpy_dtype(dtype: int) -> np.dtype:
     """The numpy dtype of a `DataType` enum value (object for strings)."""
+    found = _NUMPY_OF_DTYPE.get(dtype)  # on every request: one dict lookup
+    if found is not None:
+        return found
     dtype = base_dtype(dtype)
     return numpy_dtype_of(types_pb2.DataType.Name(dtype) if dtype in _KNOWN else f"DataType {dtype}")
 
