@@ -75,6 +75,12 @@ def _parsed_tensor(name: str, proto) -> np.ndarray:
         raise ServingError("INVALID_ARGUMENT", f"tensor parsing error: {name}") from error
 
 
+def _require_model_spec(request) -> None:
+    """get_model_metadata.cc and get_model_status_impl.cc refuse a request without one."""
+    if not request.HasField("model_spec"):
+        raise ServingError("INVALID_ARGUMENT", "Missing ModelSpec")
+
+
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def __init__(self, manager: ModelManager, inference: Inference, metrics: ServingMetrics):
         self.manager, self.inference, self.metrics = manager, inference, metrics
@@ -143,6 +149,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     @_answers("get_model_metadata")
     async def GetModelMetadata(self, request, context):
+        _require_model_spec(request)
         if not request.metadata_field:
             raise ServingError("INVALID_ARGUMENT", "GetModelMetadataRequest must specify at least one metadata_field")
         for field in request.metadata_field:
@@ -157,6 +164,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
     @_answers("get_model_status")
     async def GetModelStatus(self, request, context) -> get_model_status_pb2.GetModelStatusResponse:
+        _require_model_spec(request)
         version, label = _spec_version(request.model_spec)
         return status_response(self.manager.states(request.model_spec.name, version, label))
 

@@ -9,6 +9,7 @@ name ends in `_bytes` is always base64).
 from __future__ import annotations
 
 import base64
+import json
 
 import numpy as np
 import orjson
@@ -37,7 +38,9 @@ def parse_body(body: bytes) -> dict:
     try:
         request = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise invalid(f"JSON Parse error: {_rapidjson_reason(str(error))} at offset: {error.pos}") from error
+        request = _with_non_finite_words(body)
+        if request is None:
+            raise invalid(f"JSON Parse error: {_rapidjson_reason(str(error))} at offset: {error.pos}") from error
     if not isinstance(request, dict):
         raise invalid(f"JSON Value: {show(request)} Is not object")
     return request
@@ -52,6 +55,17 @@ _PARSE_REASONS = (
     ("string key", "Missing a name for object member."),
     ("not valid UTF-8", "Invalid encoding in string."),
 )
+
+
+def _with_non_finite_words(body: bytes):
+    """The document when it is JSON but for NaN, Infinity or -Infinity, which TF Serving's parser accepts
+    (kParseNanAndInfFlag) and orjson refuses; None otherwise."""
+    if b"NaN" not in body and b"Infinity" not in body:
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _rapidjson_reason(orjson_message: str) -> str:
@@ -233,7 +247,23 @@ def encode_value(name: str, value: np.ndarray):
     if value.dtype == object or value.dtype.kind == "S":
         as_b64 = name.endswith("_bytes")
         return _strings_to_json(np.asarray(value).tolist(), as_b64)
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        return _with_non_finite(value)
     return value if value.flags.c_contiguous else np.ascontiguousarray(value)
+
+
+# TF Serving writes non-finite floats as the bare words NaN, Infinity and -Infinity (json_tensor.cc
+# WriteDecimal) where orjson would write null; they are spliced in as raw JSON.
+_NON_FINITE = {"nan": orjson.Fragment(b"NaN"), "inf": orjson.Fragment(b"Infinity"),
+               "-inf": orjson.Fragment(b"-Infinity")}
+
+
+def _with_non_finite(value: np.ndarray):
+    """A float array as nested lists of numpy scalars (orjson writes each at its own precision), the
+    non-finite ones as TF Serving's words. Only arrays holding such a value take this slower path."""
+    if value.ndim:
+        return [_with_non_finite(row) for row in value]
+    return value if np.isfinite(value) else _NON_FINITE[str(float(value))]
 
 
 def _strings_to_json(item, as_b64: bool):
@@ -333,9 +363,12 @@ def _feature_value(name: str, value) -> tuple[str, object]:
 
 # The key is "results", as TF Serving's server writes it (json_tensor.cc kClassifyRegressResponseKey and
 # http_rest_api_handler_test.cc); json_tensor.h and the REST API guide say "result".
+# Scores and values are float32 in the protos and written at float32 precision, as TF Serving writes them
+# (0.2, not 0.20000000298023224).
 def classification_json(result) -> dict:
-    return {"results": [[[c.label, c.score] for c in item.classes] for item in result.classifications]}
+    return {"results": [[[c.label, encode_value("score", np.float32(c.score))] for c in item.classes]
+                        for item in result.classifications]}
 
 
 def regression_json(result) -> dict:
-    return {"results": [item.value for item in result.regressions]}
+    return {"results": encode_value("values", np.asarray([item.value for item in result.regressions], np.float32))}

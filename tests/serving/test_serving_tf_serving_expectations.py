@@ -212,6 +212,20 @@ def test_examples_with_context_booleans_and_b64(model_server):
     assert ok(model_server, f"/v1/models/{MODEL}:regress", body) == {"results": [3.0, 4.0]}
 
 
+def test_non_finite_values_and_float32_precision(model_server):
+    """json_tensor_test.cc, ClassifyRegressRequestTest RequestWithContextAndSignature (NaN and Infinity
+    are read) and ClassifyRegressnResultTest JsonFromRegressionResultWithNonFinite (and written as such);
+    float32 results at float32 precision (WriteDecimal)."""
+    body = b'{"signature_name": "regress_x_to_y", "examples": [{"x": Infinity}, {"x": NaN}, {"x": 0.2}]}'
+    host, port = model_server.rest_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.request("POST", f"/v1/models/{MODEL}:regress", body=body)
+    response = connection.getresponse()
+    text = response.read().decode()
+    connection.close()
+    assert (response.status, text.replace(" ", "")) == (200, '{"results":[Infinity,NaN,2.1]}')
+
+
 # ---- gRPC (tensorflow_model_server_test.py) ----------------------------------------------------------------
 
 def float_request(value: float, *, output_filter: bool) -> predict_pb2.PredictRequest:
@@ -374,3 +388,69 @@ def test_prediction_with_customized_signatures(prediction_stub):
     assert run("reset_counter") == [0.0]
     assert run("incr_counter", ("output",)) == [1.0]
     assert run("incr_counter_by", delta=scalar(types_pb2.DT_FLOAT, float_val=[3.0])) == [4.0]
+
+
+@pytest.fixture(scope="module")
+def model_stub(model_server):
+    from tensorflow_serving.apis import model_service_pb2_grpc
+
+    channel = grpc.insecure_channel(model_server.grpc_target)
+    yield model_service_pb2_grpc.ModelServiceStub(channel)
+    channel.close()
+
+
+def grpc_code(method, request) -> tuple[grpc.StatusCode, str]:
+    try:
+        method(request, timeout=30)
+    except grpc.RpcError as error:
+        return error.code(), error.details()
+    return grpc.StatusCode.OK, ""
+
+
+def test_get_model_status(model_stub):
+    """get_model_status_impl_test.cc: MissingOrEmptyModelSpecFailure, InvalidModelNameFailure,
+    InvalidModelVersionFailure, AllVersionsSuccess, SingleVersionSuccess."""
+    from tensorflow_serving.apis import get_model_status_pb2
+
+    def status(**spec) -> get_model_status_pb2.GetModelStatusRequest:
+        request = get_model_status_pb2.GetModelStatusRequest()
+        if spec:
+            request.model_spec.name = spec["name"]
+            if "version" in spec:
+                request.model_spec.version.value = spec["version"]
+        return request
+
+    assert grpc_code(model_stub.GetModelStatus, status()) == (grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
+    assert grpc_code(model_stub.GetModelStatus, status(name="nonexistent_model"))[0] == grpc.StatusCode.NOT_FOUND
+    assert grpc_code(model_stub.GetModelStatus, status(name="labelled", version=99))[0] == grpc.StatusCode.NOT_FOUND
+    every = model_stub.GetModelStatus(status(name="labelled"), timeout=30).model_version_status
+    assert {(v.version, v.status.error_code, v.status.error_message) for v in every} == {(1, 0, ""), (2, 0, "")}
+    one = model_stub.GetModelStatus(status(name="labelled", version=1), timeout=30).model_version_status
+    assert [(v.version, v.status.error_code) for v in one] == [(1, 0)]
+
+
+def test_get_model_metadata(prediction_stub):
+    """get_model_metadata_impl_test.cc: EmptyOrInvalidMetadataFieldList, MissingOrEmptyModelSpec,
+    ReturnsSignaturesForValidModel."""
+    from tensorflow_serving.apis import get_model_metadata_pb2
+
+    def metadata(fields, name=None, version=None) -> get_model_metadata_pb2.GetModelMetadataRequest:
+        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=fields)
+        if name is not None:
+            request.model_spec.name = name
+        if version is not None:
+            request.model_spec.version.value = version
+        return request
+
+    call = prediction_stub.GetModelMetadata
+    assert grpc_code(call, metadata([], MODEL))[0] == grpc.StatusCode.INVALID_ARGUMENT
+    assert grpc_code(call, metadata(["some_stuff"], MODEL))[0] == grpc.StatusCode.INVALID_ARGUMENT
+    assert grpc_code(call, metadata(["signature_def"])) == (grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
+    assert grpc_code(call, metadata(["signature_def"], ""))[0] == grpc.StatusCode.INVALID_ARGUMENT
+    assert grpc_code(call, metadata(["signature_def"], "test"))[0] == grpc.StatusCode.NOT_FOUND
+    request = metadata(["signature_def"], MODEL, 123)
+    response = call(request, timeout=30)
+    assert response.model_spec == request.model_spec and list(response.metadata) == ["signature_def"]
+    signatures = get_model_metadata_pb2.SignatureDefMap()
+    response.metadata["signature_def"].Unpack(signatures)
+    assert {"regress_x_to_y", "serving_default"} <= set(signatures.signature_def)
