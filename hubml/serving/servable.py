@@ -84,8 +84,9 @@ class Servable:
         started = time.perf_counter()
         try:
             values = call(*feeds)
-        except self._tf.errors.OpError as error:
-            raise ServingError(STATUS_NAMES[error.error_code], error.message) from error
+        except self._tf.errors.OpError as error:  # the model's own status and message, as TF Serving passes them on
+            raise ServingError(STATUS_NAMES[error.error_code],
+                               error.message + shape_mismatches(signature, input_keys, feeds)) from error
         per_row = (time.perf_counter() - started) / _rows(feeds)
         previous = self._seconds_per_row.get(key, per_row)
         self._seconds_per_row[key] = 0.8 * previous + 0.2 * per_row
@@ -191,6 +192,19 @@ def check_input_names(signature, inputs: dict) -> None:
         if name not in signature.inputs:
             raise ServingError("INVALID_ARGUMENT", f"input tensor alias not found in signature: {name}. Inputs "
                                                    f"expected to be in the set {{{','.join(expected)}}}.")
+
+
+def shape_mismatches(signature, input_keys: list[str], feeds: list[np.ndarray]) -> str:
+    """After a failure inside the model, the inputs whose shapes the signature does not declare
+    (hubml's addition: TF Serving checks no shapes before running, so its message names a node, not the input)."""
+    found = []
+    for name, value in zip(input_keys, feeds):
+        info = signature.inputs[name].tensor_shape
+        declared = [dim.size for dim in info.dim]
+        if not info.unknown_rank and (len(declared) != value.ndim or any(
+                size not in (-1, sent) for size, sent in zip(declared, value.shape))):
+            found.append(f"input {name} has shape {list(value.shape)} where the signature declares {declared}")
+    return f" ({'; '.join(found)})" if found else ""
 
 
 def check_dtype(value: np.ndarray, dtype: int, index: int, name: str) -> np.ndarray:
