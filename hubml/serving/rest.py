@@ -32,6 +32,7 @@ HTTP_STATUS = {
 # malformed request (400); paths outside /v1/ are no REST API at all (404).
 POST_PATH = re.compile(r"(?i)/v1/models/([^/:]+)(?:/versions/(\d+)|/labels/([^/:]+))?:(classify|regress|predict)")
 GET_PATH = re.compile(r"(?i)/v1/models(?:/([^/:]+))?(?:/versions/(\d+)|/labels/([^/:]+))?(?:/(metadata))?")
+ROUTES = {"GET": GET_PATH, "POST": POST_PATH}
 API_PREFIX = re.compile(r"(?i)/v1/")
 MAX_VERSION = 2**63 - 1
 ENTRYPOINT = "REST"
@@ -48,18 +49,17 @@ class RestApi:
             return Response(200, self.metrics.page(), CONTENT_TYPE)
         if not API_PREFIX.match(request.path):
             return error_response(404, f"Not found: {request.method} {request.path}")
-        malformed = ServingError("INVALID_ARGUMENT", f"Malformed request: {request.method} {request.path}")
-        pattern = {"GET": GET_PATH, "POST": POST_PATH}.get(request.method)
+        pattern = ROUTES.get(request.method)
         match = pattern.fullmatch(request.path) if pattern else None
         if match is None:
-            return _error(malformed)
+            return _error(_malformed(request))
         try:
             name, version, label = _model_info(*match.groups()[:3])
         except ServingError as error:
             return _error(error)
         if request.method == "GET":
             return self._get(name, version, label, match.group(4))
-        return await self._post(request, name, version, label, match.group(4), malformed)
+        return await self._post(request, name, version, label, match.group(4))
 
     def _get(self, name: str | None, version: int | None, label: str | None, subresource: str | None) -> Response:
         try:
@@ -73,12 +73,11 @@ class RestApi:
             return _error(error)
         return Response(200, rest_codec.dumps(document))
 
-    async def _post(self, request: Request, name: str, version: int | None, label: str | None, verb: str,
-                    malformed: ServingError) -> Response:
+    async def _post(self, request: Request, name: str, version: int | None, label: str | None, verb: str) -> Response:
         started, status = time.perf_counter(), "OK"
         try:
             if verb not in ("predict", "classify", "regress"):  # matched case-insensitively, compared exactly
-                raise malformed
+                raise _malformed(request)
             servable = self.manager.get(name, version, label)
             if verb == "predict":
                 document = await self._predict(servable, request.body)
@@ -120,6 +119,11 @@ def _model_info(name: str | None, version: str | None, label: str | None) -> tup
         raise ServingError("INVALID_ARGUMENT", f"Failed to convert version: {version} to numeric.")
     return (unquote(name) if name else None, int(version) if version is not None else None,
             unquote(label) if label else None)
+
+
+def _malformed(request: Request) -> ServingError:
+    """What TF Serving's handler answers when no route takes the request (its default status)."""
+    return ServingError("INVALID_ARGUMENT", f"Malformed request: {request.method} {request.path}")
 
 
 def rest_signature(servable, signature_name):
