@@ -290,6 +290,8 @@ class _Connection(asyncio.Protocol):
         if self.reading_paused and (self.ended or not self.writing_paused) and not self.transport.is_closing():
             self.reading_paused = False
             self.transport.resume_reading()
+            if self.reading_since is not None:  # the time we did not read is not the client's slowness
+                self.reading_since = time.monotonic()
 
 
 def _path(url: bytes) -> str:
