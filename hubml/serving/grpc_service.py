@@ -22,6 +22,7 @@ from tensorflow_serving.apis import (
     get_model_status_pb2,
     inference_pb2,
     model_management_pb2,
+    model_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
@@ -128,23 +129,39 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         return await self.inference.run_in_pool(self._multi_inference, request)
 
     def _multi_inference(self, request):
-        if not request.tasks:
-            raise ServingError("INVALID_ARGUMENT", "Expected at least one task")
-        if len({(task.model_spec.name, _spec_version(task.model_spec)) for task in request.tasks}) != 1:
-            raise ServingError("INVALID_ARGUMENT", "All ModelSpecs in a MultiInferenceRequest must access the same model.")
+        """TF Serving's checks and order (multi_inference.cc): one servable, the first task's; every task
+        on it, each signature once, classify or regress, all reading the same input tensor; then the input."""
+        servable = self._servable(request.tasks[0].model_spec if request.tasks else model_pb2.ModelSpec())
+        input_tensor, seen, runs = None, set(), []
+        for task in request.tasks:
+            if not task.model_spec.name:
+                raise ServingError("INVALID_ARGUMENT", "Found ModelSpec with an empty model name.")
+            if task.model_spec.name != request.tasks[0].model_spec.name:
+                raise ServingError("INVALID_ARGUMENT",
+                                   "All ModelSpecs in a MultiInferenceRequest must access the same model name.")
+            signature_name = task.model_spec.signature_name or DEFAULT_SIGNATURE
+            if signature_name in seen:
+                raise ServingError("INVALID_ARGUMENT", f"Duplicate evaluation of signature: {signature_name}")
+            seen.add(signature_name)
+            if signature_name not in servable.signatures:
+                raise ServingError("INVALID_ARGUMENT",
+                                   f"Requested signature not found in model graph: {signature_name}")
+            run = {CLASSIFY_METHOD: self.inference.classify, REGRESS_METHOD: self.inference.regress}.get(
+                task.method_name)
+            if run is None:
+                raise ServingError("UNIMPLEMENTED", f"Unsupported signature method_name: {task.method_name}")
+            tensor = servable.signatures[signature_name].inputs.get("inputs")
+            if input_tensor is not None and tensor is not None and tensor.name != input_tensor:
+                raise ServingError("INVALID_ARGUMENT", "Input tensor must be the same for all Signatures.")
+            input_tensor = input_tensor or (tensor.name if tensor is not None else None)
+            runs.append((signature_name, run))
         examples = serialized_examples(request.input)
         response = inference_pb2.MultiInferenceResponse()
-        for task in request.tasks:
-            servable = self._servable(task.model_spec)
-            signature_name = task.model_spec.signature_name or None
-            result = response.results.add(model_spec=model_spec(servable.name, servable.version,
-                                                                 task.model_spec.signature_name or DEFAULT_SIGNATURE))
-            if task.method_name == CLASSIFY_METHOD:
-                result.classification_result.CopyFrom(self.inference.classify(servable, signature_name, examples))
-            elif task.method_name == REGRESS_METHOD:
-                result.regression_result.CopyFrom(self.inference.regress(servable, signature_name, examples))
-            else:
-                raise ServingError("UNIMPLEMENTED", f"Unsupported signature method_name: {task.method_name}")
+        for signature_name, run in runs:
+            result = response.results.add(model_spec=model_spec(servable.name, servable.version, signature_name))
+            outcome = run(servable, signature_name, examples)
+            field = result.classification_result if run == self.inference.classify else result.regression_result
+            field.CopyFrom(outcome)
         return response
 
     @_answers("get_model_metadata")

@@ -287,6 +287,64 @@ def test_multi_inference(prediction_stub):
     assert results[1].classification_result.classifications[0].classes[0].score == 3.0
 
 
+# ---- gRPC MultiInference (tensorflow_serving/servables/tensorflow/multi_inference_test.cc) -------------------
+
+def multi_inference(*tasks: tuple[str, str], model: str = MODEL, **features: float):
+    request = inference_pb2.MultiInferenceRequest()
+    for signature, method in tasks:
+        task = request.tasks.add(method_name=method)
+        task.model_spec.name, task.model_spec.signature_name = model, signature
+    if features:
+        example = request.input.example_list.examples.add()
+        for name, value in features.items():
+            example.features.feature[name].float_list.value.append(value)
+    return request
+
+
+REGRESS = ("regress_x_to_y", "tensorflow/serving/regress")
+
+
+def with_task_on(model: str, request: inference_pb2.MultiInferenceRequest) -> inference_pb2.MultiInferenceRequest:
+    """`request` with one more regress_x_to_y task, on another model."""
+    task = request.tasks.add(method_name=REGRESS[1])
+    task.model_spec.name, task.model_spec.signature_name = model, REGRESS[0]
+    return request
+
+
+@pytest.mark.parametrize("request_of, code, words", [
+    (lambda: multi_inference(REGRESS), grpc.StatusCode.INVALID_ARGUMENT, "Input is empty"),
+    (lambda: multi_inference(("ThisSignatureDoesNotExist", REGRESS[1]), x=2.0), grpc.StatusCode.INVALID_ARGUMENT,
+     "signature not found"),
+    (lambda: with_task_on("ModelDoesNotExist", multi_inference(REGRESS, x=2.0)), grpc.StatusCode.INVALID_ARGUMENT,
+     "must access the same model name"),
+    (lambda: multi_inference(REGRESS, REGRESS, x=2.0), grpc.StatusCode.INVALID_ARGUMENT,
+     "Duplicate evaluation of signature: regress_x_to_y"),
+    (lambda: multi_inference(("serving_default", "tensorflow/serving/predict"), x=2.0),
+     grpc.StatusCode.UNIMPLEMENTED, "Unsupported signature"),
+    (lambda: multi_inference(REGRESS, ("regress_x2_to_y3", REGRESS[1]), x=2.0, x2=2.0),
+     grpc.StatusCode.INVALID_ARGUMENT, "Input tensor must be the same"),
+], ids=["MissingInputTest", "UndefinedSignatureTest", "InconsistentModelSpecsInRequestTest",
+        "EvaluateDuplicateSignaturesTest", "UsupportedSignatureTypeTest", "SignaturesWithDifferentInputsTest"])
+def test_multi_inference_errors(prediction_stub, request_of, code, words):
+    """multi_inference_test.cc: the tests named in the ids, with their codes and words."""
+    with pytest.raises(grpc.RpcError) as caught:
+        prediction_stub.MultiInference(request_of(), timeout=30)
+    assert (caught.value.code(), words in caught.value.details()) == (code, True), caught.value.details()
+
+
+def test_multi_inference_results(prediction_stub):
+    """multi_inference_test.cc: ValidSingleSignatureTest, MultipleValidRegressSignaturesTest,
+    RegressAndClassifySignaturesTest."""
+    def values(*tasks):
+        results = prediction_stub.MultiInference(multi_inference(*tasks, x=2.0), timeout=30).results
+        return [result.regression_result.regressions[0].value if result.HasField("regression_result")
+                else result.classification_result.classifications[0].classes[0].score for result in results]
+
+    assert values(REGRESS) == [3.0]
+    assert values(REGRESS, ("regress_x_to_y2", REGRESS[1])) == [3.0, 4.0]
+    assert values(REGRESS, ("classify_x_to_y", "tensorflow/serving/classify")) == [3.0, 3.0]
+
+
 # ---- gRPC Predict (tensorflow_serving/servables/tensorflow/predict_impl_test.cc) ------------------------------
 
 def scalar(dtype: int, **values) -> tensor_pb2.TensorProto:
