@@ -77,7 +77,7 @@ def _parsed_tensor(name: str, proto) -> np.ndarray:
 
 
 def _require_model_spec(request) -> None:
-    """get_model_metadata.cc and get_model_status_impl.cc refuse a request without one."""
+    """TF Serving's classify, regress, metadata and status refuse a request without one."""
     if not request.HasField("model_spec"):
         raise ServingError("INVALID_ARGUMENT", "Missing ModelSpec")
 
@@ -119,6 +119,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def _on_examples(self, request, run, response_type):
         """Classify or Regress: run on the request's examples, answer with the servable's spec."""
+        _require_model_spec(request)
         servable = self._servable(request.model_spec)
         result = run(servable, request.model_spec.signature_name or None, serialized_examples(request.input))
         spec = model_spec(servable.name, servable.version, request.model_spec.signature_name or DEFAULT_SIGNATURE)

@@ -50,6 +50,15 @@ def error_of(server, method: str, path: str, body: bytes | None = None) -> tuple
     return response.status, document["error"]
 
 
+def grpc_code(method, request) -> tuple[grpc.StatusCode, str]:
+    """(status code, details) of one gRPC call; OK when it answers."""
+    try:
+        method(request, timeout=30)
+    except grpc.RpcError as error:
+        return error.code(), error.details()
+    return grpc.StatusCode.OK, ""
+
+
 # ---- REST (http_rest_api_handler_test.cc) ---------------------------------------------------------------
 
 @pytest.mark.parametrize("method, path, words", [
@@ -273,6 +282,38 @@ def test_regress(prediction_stub):
     assert [r.value for r in prediction_stub.Regress(request, timeout=30).result.regressions] == [3.0]
 
 
+@pytest.mark.parametrize("service, request_type, signature", [
+    ("Classify", classification_pb2.ClassificationRequest, "classify_x_to_y"),
+    ("Regress", regression_pb2.RegressionRequest, "regress_x_to_y"),
+], ids=["classification_service_test.cc", "regression_service_test.cc"])
+def test_classification_and_regression_services(prediction_stub, service, request_type, signature):
+    """classification_service_test.cc (ClassificationServiceTest) and regression_service_test.cc
+    (RegressionServiceTest): InvalidModelSpec, InvalidSignature, ClassificationSuccess / RegressionSuccess."""
+    method = getattr(prediction_stub, service)
+    request = request_type()
+    assert grpc_code(method, request) == (grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
+    request.model_spec.SetInParent()
+    assert grpc_code(method, request)[0] == grpc.StatusCode.INVALID_ARGUMENT
+    request.model_spec.name = "foo"
+    assert grpc_code(method, request)[0] == grpc.StatusCode.NOT_FOUND
+    request.model_spec.name, request.model_spec.signature_name = MODEL, "invalid_signature_name"
+    assert grpc_code(method, request)[0] == grpc.StatusCode.INVALID_ARGUMENT
+    request.model_spec.signature_name = signature
+    example = request.input.example_list.examples.add()
+    example.features.feature["x"].float_list.value.append(80.0)
+    example.features.feature["locale"].bytes_list.value.append(b"pt_BR")
+    example.features.feature["age"].float_list.value.append(19.0)
+    expected = request_type.__name__.replace("Request", "Response")
+    response = method(request, timeout=30)
+    assert type(response).__name__ == expected
+    assert (response.model_spec.name, response.model_spec.signature_name, response.model_spec.version.value) == \
+        (MODEL, signature, 123)
+    if service == "Classify":
+        assert [[(c.label, c.score) for c in item.classes] for item in response.result.classifications] == [[("", 42)]]
+    else:
+        assert [item.value for item in response.result.regressions] == [42]
+
+
 def test_multi_inference(prediction_stub):
     """tensorflow_model_server_test.py, testMultiInference: results in task order, both 3.0."""
     request = inference_pb2.MultiInferenceRequest()
@@ -455,14 +496,6 @@ def model_stub(model_server):
     channel = grpc.insecure_channel(model_server.grpc_target)
     yield model_service_pb2_grpc.ModelServiceStub(channel)
     channel.close()
-
-
-def grpc_code(method, request) -> tuple[grpc.StatusCode, str]:
-    try:
-        method(request, timeout=30)
-    except grpc.RpcError as error:
-        return error.code(), error.details()
-    return grpc.StatusCode.OK, ""
 
 
 def test_get_model_status(model_stub):
