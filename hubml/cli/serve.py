@@ -1,7 +1,8 @@
 """`hubml serve`: a TensorFlow-Serving-compatible model server.
 
 The flags are `tensorflow_model_server`'s, so scripts port over; `--host`,
-`--ready_file`, `--rest_api_workers` and `--rest_api_max_body_bytes` are hubml's additions. Only
+`--ready_file`, `--rest_api_workers`, `--rest_api_max_body_bytes` and `--rest_api_read_timeout_seconds` are hubml's
+additions. Only
 argparse is imported until the command runs: the `hubml` parser imports
 every subcommand module, and `hubml serve` never loads the hubml client.
 """
@@ -44,6 +45,8 @@ def register(subparsers) -> None:
         help="threads for gRPC calls that leave the event loop: classify, regress, slow predicts (default 16)")
     add("--rest_api_max_body_bytes", type=int, default=64 << 20,
         help="largest request body (REST) or message (gRPC) accepted, in bytes (default 64 MiB)")
+    add("--rest_api_read_timeout_seconds", type=float, default=30.0,
+        help="seconds a REST request's headers and body may take to arrive before it is answered 408 (default 30)")
     add("--ready_file", help="write {pid, grpc_port, rest_port, ...} as JSON here once ready")
     parser.set_defaults(func=run)
 
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidArgument("--model_base_path", "give either --model_base_path or --model_config_file")
     for flag, value in (("--rest_api_num_threads", args.rest_api_num_threads), ("--grpc_max_threads", args.grpc_max_threads),
                         ("--rest_api_max_body_bytes", args.rest_api_max_body_bytes),
-                        ("--rest_api_workers", args.rest_api_workers)):
+                        ("--rest_api_workers", args.rest_api_workers),
+                        ("--rest_api_read_timeout_seconds", args.rest_api_read_timeout_seconds)):
         if value < 1:
             raise InvalidArgument(flag, "must be at least 1")
     model_config = (config.read_model_config(args.model_config_file) if args.model_config_file
@@ -78,4 +82,5 @@ def run(args: argparse.Namespace) -> int:
         poll_seconds=args.file_system_poll_wait_seconds, batching=batching, rest_threads=args.rest_api_num_threads,
         grpc_threads=args.grpc_max_threads, max_body_bytes=args.rest_api_max_body_bytes, ready_file=args.ready_file,
         rest_workers=args.rest_api_workers, runtime_dir=runtime_dir,
+        read_timeout_seconds=args.rest_api_read_timeout_seconds,
     ))

@@ -6,6 +6,9 @@ to the dtypes the signature declares (read once from the model's metadata),
 as `tf.make_tensor_proto` users do by hand. Every refusal becomes a
 `ServingError` carrying the server's status code and error text.
 
+REST calls never import TensorFlow (only numpy, orjson and the standard
+library), so a notebook without TensorFlow can call a model over REST.
+
 `predict` returns one numpy array when the signature has one output (or one
 was asked for with `output_filter`), otherwise a dict of arrays.
 """
@@ -20,6 +23,7 @@ import numpy as np
 import orjson
 
 from hubml.exceptions import InvalidArgument, ServingError
+from hubml.serving.dtypes import numpy_dtype_of
 
 PROTOCOLS = ("grpc", "rest")
 _CODE_OF_HTTP = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
@@ -58,7 +62,7 @@ class PredictClient:
         """Per example, its (label, score) pairs."""
         if self._protocol(protocol) == "rest":
             body = self._rest_examples("classify", examples, signature_name, version, version_label)
-            return [[(label, float(score)) for label, score in row] for row in body["result"]]
+            return [[(label, float(score)) for label, score in row] for row in body["results"]]
         from tensorflow_serving.apis import classification_pb2
 
         request = classification_pb2.ClassificationRequest()
@@ -71,7 +75,7 @@ class PredictClient:
         """One value per example."""
         if self._protocol(protocol) == "rest":
             body = self._rest_examples("regress", examples, signature_name, version, version_label)
-            return np.asarray(body["result"], dtype=np.float32)
+            return np.asarray(body["results"], dtype=np.float32)
         from tensorflow_serving.apis import regression_pb2
 
         request = regression_pb2.RegressionRequest()
@@ -139,10 +143,6 @@ class PredictClient:
 
     @staticmethod
     def _named_inputs(value, signature: dict) -> dict[str, np.ndarray]:
-        from hubml.serving.tensors import numpy_dtype
-
-        from tensorflow.core.framework import types_pb2
-
         names = list(signature["inputs"])
         if not isinstance(value, dict):
             if len(names) != 1:
@@ -151,7 +151,7 @@ class PredictClient:
         arrays = {}
         for name, item in value.items():
             info = signature["inputs"].get(name)
-            dtype = numpy_dtype(types_pb2.DataType.Value(info["dtype"])) if info else None
+            dtype = numpy_dtype_of(info["dtype"]) if info else None
             try:
                 arrays[name] = np.asarray(item, dtype=dtype) if dtype is not None and dtype != object \
                     else np.asarray(item)
@@ -207,8 +207,8 @@ class PredictClient:
         from hubml.serving.rest_codec import example_from_features
 
         self._fill_spec(request.model_spec, signature_name, version, version_label)
-        for index, features in enumerate(examples):
-            request.input.example_list.examples.add().CopyFrom(example_from_features(features, f"examples[{index}]"))
+        for features in examples:
+            request.input.example_list.examples.add().CopyFrom(example_from_features(features))
 
     # ---- REST -----------------------------------------------------------------------------------------
     def _rest_path(self, version, version_label) -> str:
@@ -276,11 +276,7 @@ def _jsonable_feature(value):
 def _from_json(value, dtype_name: str | None) -> np.ndarray:
     if dtype_name == "DT_STRING":
         return np.asarray(_strings_from_json(value), dtype=object)
-    from tensorflow.core.framework import types_pb2
-
-    from hubml.serving.tensors import numpy_dtype
-
-    return np.asarray(value, dtype=numpy_dtype(types_pb2.DataType.Value(dtype_name)) if dtype_name else None)
+    return np.asarray(value, dtype=numpy_dtype_of(dtype_name) if dtype_name else None)
 
 
 def _strings_from_json(value):

@@ -12,14 +12,17 @@ loop. On the 2-core VM this costs about 0.44 ms of CPU per predict against
 from __future__ import annotations
 
 import functools
+import logging
 import time
 
 import grpc
+import numpy as np
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_status_pb2,
     inference_pb2,
     model_management_pb2,
+    model_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
@@ -32,10 +35,11 @@ from hubml.serving.inference import CLASSIFY_METHOD, REGRESS_METHOD, Inference, 
 from hubml.serving.metrics import ServingMetrics
 from hubml.serving.models import ModelManager
 from hubml.serving.protos import SIGNATURE_DEF_FIELD, metadata_response, model_spec, status_response
-from hubml.serving.servable import DEFAULT_SIGNATURE
-from hubml.serving.tensors import from_ndarray, to_ndarray
+from hubml.serving.servable import DEFAULT_SIGNATURE, check_input_names, check_method, requested_outputs
+from hubml.serving.tensors import to_ndarray, to_proto_fields
 
 ENTRYPOINT = "GRPC"
+log = logging.getLogger(__name__)
 
 
 def _spec_version(spec) -> tuple[int | None, str | None]:
@@ -64,6 +68,20 @@ def _answers(api: str):
     return decorate
 
 
+def _parsed_tensor(name: str, proto) -> np.ndarray:
+    try:
+        return to_ndarray(proto)
+    except ServingError as error:  # TF Serving names the input only (predict_util.cc); the log keeps why
+        log.info("tensor parsing error: %s: %s", name, error.message)
+        raise ServingError("INVALID_ARGUMENT", f"tensor parsing error: {name}") from error
+
+
+def _require_model_spec(request) -> None:
+    """TF Serving's classify, regress, metadata and status refuse a request without one."""
+    if not request.HasField("model_spec"):
+        raise ServingError("INVALID_ARGUMENT", "Missing ModelSpec")
+
+
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def __init__(self, manager: ModelManager, inference: Inference, metrics: ServingMetrics):
         self.manager, self.inference, self.metrics = manager, inference, metrics
@@ -73,15 +91,20 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     @_answers("predict")
     async def Predict(self, request, context):
+        """Checked in TF Serving's order (predict_util.cc RunPredict): servable, signature, input names,
+        tensors, output filter; then run, and answer in typed fields."""
         servable = self._servable(request.model_spec)
-        inputs = {name: to_ndarray(proto) for name, proto in request.inputs.items()}
-        outputs = await self.inference.predict_async(servable, request.model_spec.signature_name or None, inputs,
-                                                     list(request.output_filter) or None)
-        signature = servable.signature(request.model_spec.signature_name)
+        signature_name = request.model_spec.signature_name or None
+        signature = servable.signature(signature_name)
+        check_method(signature)
+        check_input_names(signature, request.inputs)
+        inputs = {name: _parsed_tensor(name, proto) for name, proto in request.inputs.items()}
+        wanted = requested_outputs(signature, list(request.output_filter))
+        outputs = await self.inference.predict_async(servable, signature_name, inputs, wanted)
         response = predict_pb2.PredictResponse(
-            model_spec=model_spec(servable.name, servable.version, request.model_spec.signature_name or DEFAULT_SIGNATURE))
+            model_spec=model_spec(servable.name, servable.version, signature_name or DEFAULT_SIGNATURE))
         for name, value in outputs.items():
-            response.outputs[name].CopyFrom(from_ndarray(value, signature.outputs[name].dtype))
+            response.outputs[name].CopyFrom(to_proto_fields(value, signature.outputs[name].dtype))
         return response
 
     @_answers("classify")
@@ -96,6 +119,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def _on_examples(self, request, run, response_type):
         """Classify or Regress: run on the request's examples, answer with the servable's spec."""
+        _require_model_spec(request)
         servable = self._servable(request.model_spec)
         result = run(servable, request.model_spec.signature_name or None, serialized_examples(request.input))
         spec = model_spec(servable.name, servable.version, request.model_spec.signature_name or DEFAULT_SIGNATURE)
@@ -106,27 +130,44 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         return await self.inference.run_in_pool(self._multi_inference, request)
 
     def _multi_inference(self, request):
-        if not request.tasks:
-            raise ServingError("INVALID_ARGUMENT", "Expected at least one task")
-        if len({(task.model_spec.name, _spec_version(task.model_spec)) for task in request.tasks}) != 1:
-            raise ServingError("INVALID_ARGUMENT", "All ModelSpecs in a MultiInferenceRequest must access the same model.")
+        """TF Serving's checks and order (multi_inference.cc): one servable, the first task's; every task
+        on it, each signature once, classify or regress, all reading the same input tensor; then the input."""
+        servable = self._servable(request.tasks[0].model_spec if request.tasks else model_pb2.ModelSpec())
+        input_tensor, seen, runs = None, set(), []
+        for task in request.tasks:
+            if not task.model_spec.name:
+                raise ServingError("INVALID_ARGUMENT", "Found ModelSpec with an empty model name.")
+            if task.model_spec.name != request.tasks[0].model_spec.name:
+                raise ServingError("INVALID_ARGUMENT",
+                                   "All ModelSpecs in a MultiInferenceRequest must access the same model name.")
+            signature_name = task.model_spec.signature_name or DEFAULT_SIGNATURE
+            if signature_name in seen:
+                raise ServingError("INVALID_ARGUMENT", f"Duplicate evaluation of signature: {signature_name}")
+            seen.add(signature_name)
+            if signature_name not in servable.signatures:
+                raise ServingError("INVALID_ARGUMENT",
+                                   f"Requested signature not found in model graph: {signature_name}")
+            run = {CLASSIFY_METHOD: self.inference.classify, REGRESS_METHOD: self.inference.regress}.get(
+                task.method_name)
+            if run is None:
+                raise ServingError("UNIMPLEMENTED", f"Unsupported signature method_name: {task.method_name}")
+            tensor = servable.signatures[signature_name].inputs.get("inputs")
+            if input_tensor is not None and tensor is not None and tensor.name != input_tensor:
+                raise ServingError("INVALID_ARGUMENT", "Input tensor must be the same for all Signatures.")
+            input_tensor = input_tensor or (tensor.name if tensor is not None else None)
+            runs.append((signature_name, run))
         examples = serialized_examples(request.input)
         response = inference_pb2.MultiInferenceResponse()
-        for task in request.tasks:
-            servable = self._servable(task.model_spec)
-            signature_name = task.model_spec.signature_name or None
-            result = response.results.add(model_spec=model_spec(servable.name, servable.version,
-                                                                 task.model_spec.signature_name or DEFAULT_SIGNATURE))
-            if task.method_name == CLASSIFY_METHOD:
-                result.classification_result.CopyFrom(self.inference.classify(servable, signature_name, examples))
-            elif task.method_name == REGRESS_METHOD:
-                result.regression_result.CopyFrom(self.inference.regress(servable, signature_name, examples))
-            else:
-                raise ServingError("UNIMPLEMENTED", f"Unsupported signature method_name: {task.method_name}")
+        for signature_name, run in runs:
+            result = response.results.add(model_spec=model_spec(servable.name, servable.version, signature_name))
+            outcome = run(servable, signature_name, examples)
+            field = result.classification_result if run == self.inference.classify else result.regression_result
+            field.CopyFrom(outcome)
         return response
 
     @_answers("get_model_metadata")
     async def GetModelMetadata(self, request, context):
+        _require_model_spec(request)
         if not request.metadata_field:
             raise ServingError("INVALID_ARGUMENT", "GetModelMetadataRequest must specify at least one metadata_field")
         for field in request.metadata_field:
@@ -141,6 +182,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
     @_answers("get_model_status")
     async def GetModelStatus(self, request, context) -> get_model_status_pb2.GetModelStatusResponse:
+        _require_model_spec(request)
         version, label = _spec_version(request.model_spec)
         return status_response(self.manager.states(request.model_spec.name, version, label))
 

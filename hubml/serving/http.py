@@ -11,7 +11,10 @@ pipelined requests answered in order, chunked request bodies,
 `Expect: 100-continue`, a body limit answered with 413 as soon as a declared
 length or a chunked body passes it, malformed requests answered 400, idle
 connections closed, and no more reading while a client does not read its
-responses. A connection that ends (HTTP/1.0, a refusal, an error) is closed
+responses, and a request whose headers and body have not all arrived within
+`read_timeout` seconds of its first byte answered 408 and closed: a client
+trickling its headers a byte at a time (slowloris) would otherwise keep the
+idle clock fresh forever. A connection that ends (HTTP/1.0, a refusal, an error) is closed
 gracefully: the answer, then FIN, then whatever the client still sends is
 dropped until it closes or `LINGER_SECONDS` pass, since closing with unread
 bytes would reset the connection and could destroy the answer. It does not do
@@ -26,7 +29,6 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
-from urllib.parse import unquote
 
 import httptools
 import orjson
@@ -42,7 +44,7 @@ _REASONS = {status.value: status.phrase for status in http.HTTPStatus}
 @dataclass(slots=True)
 class Request:
     method: str
-    path: str  # percent-decoded, without the query string
+    path: str  # as sent (percent-encoded, as TF Serving matches it), without the query string
     headers: dict[str, str]  # names in lower case
     body: bytes
 
@@ -72,8 +74,10 @@ def _head(response: Response, keep_alive: bool) -> bytes:
 class HttpServer:
     """Listens on one address and hands every complete request to `handler`."""
 
-    def __init__(self, handler: Handler, max_body_bytes: int, idle_timeout: float = 600.0):
+    def __init__(self, handler: Handler, max_body_bytes: int, idle_timeout: float = 600.0,
+                 read_timeout: float = 30.0):
         self.handler, self.max_body_bytes, self.idle_timeout = handler, max_body_bytes, idle_timeout
+        self.read_timeout = read_timeout
         self.connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.TimerHandle | None = None
@@ -89,12 +93,16 @@ class HttpServer:
 
     @property
     def _sweep_seconds(self) -> float:
-        return max(1.0, min(30.0, self.idle_timeout / 2))
+        return max(0.5, min(30.0, self.idle_timeout / 2, self.read_timeout / 2))
 
     def _close_idle(self) -> None:
-        oldest = time.monotonic() - self.idle_timeout
+        now = time.monotonic()
         for connection in list(self.connections):
-            if not connection.running and connection.last_active < oldest:
+            if connection.running or connection.failed:
+                continue
+            if connection.reading_since is not None and connection.reading_since < now - self.read_timeout:
+                connection.read_timed_out(self.read_timeout)
+            elif connection.last_active < now - self.idle_timeout:
                 connection.transport.close()
         self._sweeper = asyncio.get_running_loop().call_later(self._sweep_seconds, self._close_idle)
 
@@ -122,6 +130,7 @@ class _Connection(asyncio.Protocol):
         self.failed = False  # parse no more: answer what is queued, then end the connection
         self.ended = False  # the last answer is written; reading only drains
         self.last_active = time.monotonic()
+        self.reading_since: float | None = None  # when the request being read began arriving
         self._reset()
 
     def _reset(self) -> None:
@@ -165,6 +174,7 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks
     def on_message_begin(self) -> None:
         self._reset()
+        self.reading_since = time.monotonic()
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -188,6 +198,7 @@ class _Connection(asyncio.Protocol):
         self.body.append(chunk)
 
     def on_message_complete(self) -> None:
+        self.reading_since = None
         keep_alive = self.parser.should_keep_alive()
         item = Request(self.parser.get_method().decode("latin-1"), _path(self.url), self.headers,
                        b"".join(self.body) if len(self.body) != 1 else self.body[0])
@@ -250,6 +261,10 @@ class _Connection(asyncio.Protocol):
                                        f"{self.server.max_body_bytes} bytes"))
         raise httptools.HttpParserError("body too large")
 
+    def read_timed_out(self, seconds: float) -> None:
+        self.reading_since = None
+        self._fail(error_response(408, f"The request's headers and body did not arrive within {seconds:g} seconds"))
+
     def _count_header_bytes(self, size: int) -> None:
         self.header_bytes += size
         if self.header_bytes > MAX_HEADER_BYTES:
@@ -275,9 +290,10 @@ class _Connection(asyncio.Protocol):
         if self.reading_paused and (self.ended or not self.writing_paused) and not self.transport.is_closing():
             self.reading_paused = False
             self.transport.resume_reading()
+            if self.reading_since is not None:  # the time we did not read is not the client's slowness
+                self.reading_since = time.monotonic()
 
 
 def _path(url: bytes) -> str:
     path = httptools.parse_url(url).path if url[:1] != b"/" or b"?" in url or b"#" in url else url
-    text = path.decode("utf-8", "replace")
-    return unquote(text) if "%" in text else text
+    return path.decode("utf-8", "replace")

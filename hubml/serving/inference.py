@@ -18,7 +18,7 @@ from tensorflow_serving.apis import classification_pb2, regression_pb2
 
 from hubml.exceptions import ServingError
 from hubml.serving.batching import Batcher
-from hubml.serving.servable import Servable
+from hubml.serving.servable import DEFAULT_SIGNATURE, Servable
 
 # A model call expected to take less than this runs on the event loop itself: handing it to a
 # worker thread and back costs more (one-row MLP of benchmarks/serving.py: 5,900 req/s inline
@@ -90,12 +90,18 @@ class Inference:
 
 
 def _checked(servable: Servable, signature_name: str | None, method: str, what: str):
-    signature = servable.signature(signature_name)
+    """The signature, checked as classifier.cc / regressor.cc Get...SignatureDef and PreProcess... check it."""
+    key = signature_name or DEFAULT_SIGNATURE
+    signature = servable.signatures.get(key)
+    if signature is None:
+        raise ServingError("INVALID_ARGUMENT", f"No signature was found with the name: {key}")
     if signature.method_name != method:
         raise ServingError("INVALID_ARGUMENT", f"Expected {what} signature method_name to be {method}. "
                                                f"Was: {signature.method_name}")
-    if set(signature.inputs) != {"inputs"}:
-        raise ServingError("INVALID_ARGUMENT", f"Expected one input Tensor named 'inputs' in the {what} signature")
+    if len(signature.inputs) != 1:
+        raise ServingError("INVALID_ARGUMENT", "Expected one input Tensor.")
+    if "inputs" not in signature.inputs:
+        raise ServingError("INVALID_ARGUMENT", f"No {what} inputs found in SignatureDef: {signature}")
     return signature
 
 

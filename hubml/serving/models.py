@@ -136,7 +136,10 @@ class ModelManager:
         return list(self._models)
 
     def get(self, name: str, version: int | None = None, label: str | None = None) -> Servable:
-        """The servable a request names, with TF Serving's errors when there is none."""
+        """The servable a request names, with TF Serving's errors when there is none
+        (server_core.cc ServableRequestFromModelSpec)."""
+        if not name:
+            raise ServingError("INVALID_ARGUMENT", "ModelSpec has no name specified.")
         model = self._models.get(name)
         if label:
             if model is None or label not in model.labels:

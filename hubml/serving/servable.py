@@ -24,6 +24,7 @@ import numpy as np
 from tensorflow.core.framework import types_pb2
 
 from hubml.exceptions import ServingError
+from hubml.serving.dtypes import type_label_of_numpy
 from hubml.serving.tensors import base_dtype, dtype_name, numpy_dtype
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 CALLER_THREAD = -1
 INIT_OP_SIGNATURE = "__saved_model_init_op"
 DEFAULT_SIGNATURE = "serving_default"
+PREDICTABLE_METHODS = ("tensorflow/serving/predict", "tensorflow/serving/classify", "tensorflow/serving/regress")
 # tf.errors' codes are the canonical gRPC codes, in this order.
 STATUS_NAMES = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
                 "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
@@ -73,15 +75,18 @@ class Servable:
         """Run a signature on numpy inputs; returns the requested (default: all) outputs."""
         key = signature_name or DEFAULT_SIGNATURE
         signature = self.signature(key)
+        check_method(signature)
         check_input_names(signature, inputs)
         output_keys = sorted(output_keys or signature.outputs)
         input_keys, call = self._callable(key, signature, tuple(output_keys))
-        feeds = [coerce(inputs[name], signature.inputs[name].dtype, name) for name in input_keys]
+        feeds = [check_dtype(inputs[name], signature.inputs[name].dtype, index, name)
+                 for index, name in enumerate(input_keys)]
         started = time.perf_counter()
         try:
             values = call(*feeds)
-        except self._tf.errors.OpError as error:
-            raise ServingError(STATUS_NAMES[error.error_code], error.message) from error
+        except self._tf.errors.OpError as error:  # the model's own status and message, as TF Serving passes them on
+            raise ServingError(STATUS_NAMES[error.error_code],
+                               error.message + shape_mismatches(signature, input_keys, feeds)) from error
         per_row = (time.perf_counter() - started) / _rows(feeds)
         previous = self._seconds_per_row.get(key, per_row)
         self._seconds_per_row[key] = 0.8 * previous + 0.2 * per_row
@@ -154,38 +159,60 @@ def batchable_shapes(signature) -> dict[str, tuple[int, ...]] | None:
     return shapes or None
 
 
+def check_method(signature) -> None:
+    """Predict runs predict, classify and regress signatures only (predict_util.cc VerifySignature)."""
+    if signature.method_name not in PREDICTABLE_METHODS:
+        raise ServingError("INTERNAL", f"Expected prediction signature method_name to be one of "
+                                       f"{{{', '.join(PREDICTABLE_METHODS)}}}. Was: {signature.method_name}")
+
+
+def requested_outputs(signature, output_filter) -> list[str] | None:
+    """The outputs a predict request asks for (None: all), with TF Serving's errors (predict_util.cc)."""
+    for index, alias in enumerate(output_filter):
+        if alias not in signature.outputs:
+            raise ServingError("INVALID_ARGUMENT", f"output tensor alias not found in signature: {alias} "
+                               f"Outputs expected to be in the set {{{','.join(sorted(signature.outputs))}}}.")
+        if alias in output_filter[:index]:
+            raise ServingError("INVALID_ARGUMENT", f"duplicate output tensor alias: {alias}")
+    return list(output_filter) or None
+
+
 def check_input_names(signature, inputs: dict) -> None:
-    """TF Serving's message when the sent input names differ from the signature's."""
-    sent, expected = set(inputs), set(signature.inputs)
-    if sent == expected:
-        return
-    message = (f"input size does not match signature: {len(sent)}!={len(expected)} "
-               f"len({{{','.join(sorted(sent))}}}) != len({{{','.join(sorted(expected))}}}).")
-    if sent - expected:
-        message += f" Sent extra: {{{','.join(sorted(sent - expected))}}}."
-    if expected - sent:
-        message += f" Missing but required: {{{','.join(sorted(expected - sent))}}}."
-    raise ServingError("INVALID_ARGUMENT", message)
+    """TF Serving's checks of the sent input names (predict_util.cc VerifyRequestInputsSize, then
+    PreProcessPrediction): the count first, then each name."""
+    if len(inputs) == len(signature.inputs) and all(name in signature.inputs for name in inputs):
+        return  # the common case, on every request: no sorting
+    sent, expected = sorted(inputs), sorted(signature.inputs)
+    if len(sent) != len(expected):
+        raise ServingError("INVALID_ARGUMENT", (
+            f"input size does not match signature: {len(sent)}!={len(expected)} len({{{','.join(sent)}}}) != "
+            f"len({{{','.join(expected)}}}). Sent extra: {{{','.join(sorted(set(sent) - set(expected)))}}}. "
+            f"Missing but required: {{{','.join(sorted(set(expected) - set(sent)))}}}."))
+    for name in sent:
+        if name not in signature.inputs:
+            raise ServingError("INVALID_ARGUMENT", f"input tensor alias not found in signature: {name}. Inputs "
+                                                   f"expected to be in the set {{{','.join(expected)}}}.")
 
 
-# Which numpy kinds may be cast to a numeric input of each kind.
-_ACCEPTED_KINDS = {"f": "fiu", "i": "iu", "u": "iu", "b": "b"}
+def shape_mismatches(signature, input_keys: list[str], feeds: list[np.ndarray]) -> str:
+    """After a failure inside the model, the inputs whose shapes the signature does not declare
+    (hubml's addition: TF Serving checks no shapes before running, so its message names a node, not the input)."""
+    found = []
+    for name, value in zip(input_keys, feeds):
+        info = signature.inputs[name].tensor_shape
+        declared = [dim.size for dim in info.dim]
+        if not info.unknown_rank and (len(declared) != value.ndim or any(
+                size not in (-1, sent) for size, sent in zip(declared, value.shape))):
+            found.append(f"input {name} has shape {list(value.shape)} where the signature declares {declared}")
+    return f" ({'; '.join(found)})" if found else ""
 
 
-def coerce(value: np.ndarray, dtype: int, name: str) -> np.ndarray:
-    """Cast an input to the signature's dtype where TensorFlow would accept the value
-    (numbers to numbers); a string for a number, or the reverse, is refused."""
+def check_dtype(value: np.ndarray, dtype: int, index: int, name: str) -> np.ndarray:
+    """`value` when it has the input's dtype; otherwise the error TensorFlow's session gives TF Serving for
+    a mistyped feed (TF Serving casts nothing), naming the input too."""
     target = numpy_dtype(dtype)
-    if value.dtype == target:
+    if value.dtype == target or (target == object and value.dtype.kind == "S"):
         return value
-    is_text = value.dtype.kind in "OSU"
-    if is_text != (target == object):
-        raise ServingError("INVALID_ARGUMENT", f"Expects arg {name} to be {dtype_name(base_dtype(dtype))[3:].lower()} "
-                                               f"but {'string' if is_text else value.dtype.name} is provided")
-    if target != object and value.dtype.kind not in _ACCEPTED_KINDS[target.kind]:
-        raise ServingError("INVALID_ARGUMENT", f"Expects arg {name} to be {dtype_name(base_dtype(dtype))[3:].lower()} "
-                                               f"but {value.dtype.name} is provided")
-    if target == object:
-        return np.asarray([v.encode() if isinstance(v, str) else v for v in value.ravel().tolist()],
-                          dtype=object).reshape(value.shape)
-    return value.astype(target)
+    provided = type_label_of_numpy(value.dtype)
+    raise ServingError("INVALID_ARGUMENT", f"Expects arg[{index}] to be {dtype_name(base_dtype(dtype))[3:].lower()} "
+                                           f"but {provided} is provided (input: {name})")

@@ -44,6 +44,7 @@ class ServeOptions:
     rest_threads: int = 4
     grpc_threads: int = 16
     max_body_bytes: int = 64 << 20
+    read_timeout_seconds: float = 30.0  # for a REST request's headers and body to arrive
     ready_file: str | None = None
     rest_workers: int = 1
     runtime_dir: str | None = None  # where REST workers meet (see hubml.serving.workers)
@@ -111,7 +112,8 @@ async def _serve(options: ServeOptions, manager: ModelManager, metrics: ServingM
             on_reload=workers.reload if workers else None)
     http_server, rest_port = None, None
     if options.rest_port:
-        http_server = HttpServer(RestApi(manager, rest_inference, metrics), options.max_body_bytes)
+        http_server = HttpServer(RestApi(manager, rest_inference, metrics), options.max_body_bytes,
+                                 read_timeout=options.read_timeout_seconds)
         try:
             rest_port = await http_server.listen(options.host, options.rest_port,
                                                  reuse_port=options.reuse_port or options.rest_workers > 1)

@@ -1,6 +1,10 @@
 """`PredictClient` against a real `hubml serve`, over both protocols."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -67,3 +71,27 @@ def test_unreachable_server_and_bad_arguments():
         client.status(protocol="carrier-pigeon")
     with pytest.raises(InvalidArgument):
         PredictClient(None, None, "m")
+
+
+# Run where `import tensorflow` fails, as in a notebook without it installed.
+WITHOUT_TENSORFLOW = """
+import json, sys
+for name in ("tensorflow", "tensorflow_serving", "grpc"):
+    sys.modules[name] = None
+from hubml.serving.client import PredictClient
+client = PredictClient(None, sys.argv[1], "half_plus_two")
+print(json.dumps({
+    "predict": client.predict([1.0, 2.0], protocol="rest").tolist(),
+    "classify": client.classify([{"x": 2.0}], signature_name="classify_x_to_y", protocol="rest"),
+    "regress": client.regress([{"x": 2.0}], signature_name="regress_x_to_y", protocol="rest").tolist(),
+    "status": client.status(protocol="rest")[0]["state"],
+}))
+"""
+
+
+def test_rest_calls_need_no_tensorflow(model_server):
+    result = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, model_server.rest_url], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"predict": [2.5, 3.0], "classify": [[["", 3.0]]], "regress": [3.0],
+                                         "status": "AVAILABLE"}

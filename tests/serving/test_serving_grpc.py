@@ -143,3 +143,4 @@ def test_reload_config_serves_the_new_model_list(start_server, testdata, tmp_pat
         predict.Predict(predict_request("first", [1.0]), timeout=30)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     channel.close()
+

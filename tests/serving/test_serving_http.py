@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import select
 import socket
+import time
 
 import pytest
 
@@ -141,3 +143,36 @@ def test_other_methods_are_malformed_requests(connect):
     connection.sendall(b"DELETE /v1/models/half_plus_two HTTP/1.1\r\nHost: test\r\n\r\n")
     status, _, body = reader.response()
     assert status == 400 and json.loads(body) == {"error": "Malformed request: DELETE /v1/models/half_plus_two"}
+
+
+@pytest.mark.parametrize("start, trickle", [
+    (b"GET /v1/models/default HTTP/1.1\r\nHost: test\r\n", b"X"),  # headers a byte at a time
+    (b"POST /v1/models/default:predict HTTP/1.1\r\nHost: test\r\nContent-Length: 100000\r\n\r\n", b" "),  # a body
+], ids=["headers", "body"])
+def test_a_client_trickling_its_request_is_answered_408_and_closed(start_server, testdata, start, trickle):
+    """Slowloris: every byte refreshes the idle clock, but headers and body must arrive within
+    --rest_api_read_timeout_seconds of the request's first byte."""
+    server = start_server(f"--model_base_path={testdata / 'saved_model_half_plus_two_cpu'}",
+                          "--rest_api_read_timeout_seconds=1", "--file_system_poll_wait_seconds=0")
+    connection = socket.create_connection(("127.0.0.1", server.rest_port), timeout=30)
+    connection.sendall(start)
+    received, closed, deadline = b"", False, time.monotonic() + 60
+    while not closed:
+        assert time.monotonic() < deadline, "the server never closed a client trickling its request"
+        try:
+            connection.sendall(trickle)
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        if select.select([connection], [], [], 0.2)[0]:  # paces the trickle; returns as soon as there is an answer
+            try:
+                chunk = connection.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            received, closed = received + chunk, not chunk
+    connection.close()
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), received
+    assert "did not arrive within 1 seconds" in json.loads(body)["error"]
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=30) as fresh:
+        fresh.sendall(request("/v1/models/default:predict", PREDICT))
+        assert json.loads(Reader(fresh).response()[2]) == PREDICTED
