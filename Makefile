@@ -101,3 +101,8 @@ cluster: venv cluster-deps
 
 cluster-down: venv
 	$(PY) -m cluster down
+
+# Submit → Running and → first log line over 10 small jobs, on the cluster against the local backend.
+.PHONY: bench-jobs
+bench-jobs: cluster
+	$(PY) benchmarks/job_latency.py

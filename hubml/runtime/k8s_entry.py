@@ -74,6 +74,7 @@ class ReplicaSupervisor:
         self.attempt = 0
         self.child: subprocess.Popen | None = None
         self.log = tempfile.TemporaryFile()
+        self._writing = threading.RLock()  # re-entered when SIGTERM arrives while the main thread writes
         self._copier: threading.Thread | None = None
 
     def run(self) -> int:
@@ -90,18 +91,19 @@ class ReplicaSupervisor:
             if stop is not None:
                 self._end_child()
                 return stop
+        self.store_log()  # before the outcome: whoever sees the job end finds this replica's whole log
         return self._ended(code)
 
     def _reason_to_stop(self) -> int | None:
         """An exit code if this replica must stop although it still runs, else None."""
         lost = self.folder.lost(self.attempt)
         if lost is not None:
-            print(f"[hubml] attempt {self.attempt} was lost ({lost['replica']} {lost['reason']}); "
-                  "stopping so that every replica starts over", flush=True)
+            self._say(f"[hubml] attempt {self.attempt} was lost ({lost['replica']} {lost['reason']}); "
+                      "stopping so that every replica starts over")
             return EXIT_ATTEMPT_LOST
         outcome = self.folder.outcome()
         if outcome is not None and (waits_for_decider(self.cluster, self.role) or outcome["state"] != "SUCCEEDED"):
-            print(f"[hubml] the job is decided ({outcome['replica']}: {outcome['state']}); stopping", flush=True)
+            self._say(f"[hubml] the job is decided ({outcome['replica']}: {outcome['state']}); stopping")
             return 0
         return None
 
@@ -122,18 +124,29 @@ class ReplicaSupervisor:
     def _copy_output(self, output: IO[bytes]) -> None:
         """The replica's output to the pod's log (what `kubectl logs` and hubml follow) and to a file."""
         for line in iter(output.readline, b""):
+            self._write(line)
+
+    def _say(self, text: str) -> None:
+        self._write(f"{text}\n".encode())
+
+    def _write(self, line: bytes) -> None:
+        with self._writing:
             sys.stdout.buffer.write(line)
             sys.stdout.buffer.flush()
-            self.log.write(line)
+            if not self.log.closed:
+                self.log.write(line)
 
     def store_log(self) -> None:
         """Store what the replica wrote with the job, so its logs outlive the pod."""
-        if self.attempt == 0:
+        if self.attempt == 0 or self.log.closed:
             return
         if self._copier is not None:
             self._copier.join(STOP_GRACE_SECONDS)
-        self.log.seek(0)
-        storage.write_text(self.folder.log_url(self.attempt, self.name), self.log.read().decode(errors="replace"))
+        with self._writing:
+            self.log.seek(0)
+            text = self.log.read().decode(errors="replace")
+            self.log.close()
+        storage.write_text(self.folder.log_url(self.attempt, self.name), text)
 
     def _peer_was_lost(self) -> bool:
         deadline = time.monotonic() + peer_loss_grace_seconds()

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 from kubernetes.utils import parse_quantity
+from kubespawner.clients import load_config
 
 from hub_config.profiles import find_profile, load_profiles, profile_quota
 from hubml.backends.kubernetes import tenancy
@@ -57,6 +58,9 @@ def hub(kube_cluster, kube_admin, monkeypatch, tmp_path):
     kubeconfig = cluster_testing.write_token_kubeconfig(kube_admin, kube_cluster, HUB_NAMESPACE, "hub",
                                                         tmp_path / "hub.kubeconfig")
     config = load_hub_config(monkeypatch, kubeconfig)
+    # KubeSpawner loads its client configuration once per process; other hub tests loaded one naming an
+    # address nothing listens on.
+    load_config.cache_clear()
     user, shared = f"ada{secrets.token_hex(3)}", f"keys-{secrets.token_hex(3)}"
     monkeypatch.setenv("HUBML_STORAGE_SECRET", shared)
 
@@ -82,6 +86,7 @@ def hub(kube_cluster, kube_admin, monkeypatch, tmp_path):
         except k8s.ApiException:
             pass
     cluster_testing.delete_namespace(kube_admin, f"hubml-{user}")
+    load_config.cache_clear()
 
 
 def hub_secret(admin: k8s.ApiClient, name: str, access: str, secret: str) -> None:

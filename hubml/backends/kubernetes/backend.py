@@ -24,7 +24,7 @@ from kubernetes.client.exceptions import ApiException
 from hubml import storage
 from hubml.backends.base import CANCELLED, FAILED, Backend, JobRecord, LogLine, endpoint_record
 from hubml.backends.kubernetes import manifests, status
-from hubml.backends.kubernetes.logs import LogSource, follow_logs, read_logs, stored_logs
+from hubml.backends.kubernetes.logs import LogSource, follow_logs, has_stored_logs, read_logs, stored_logs
 from hubml.backends.kubernetes.manifests import (ENDPOINT_LABEL, JOB_LABEL, RECORD_LABEL, USER_LABEL, Target,
                                                  label_value)
 from hubml.backends.kubernetes.options import ClusterOptions
@@ -141,7 +141,9 @@ class KubernetesBackend(Backend):
         self._delete(self.core.delete_namespaced_service, manifests.service_name(record.id))
 
     def _logs(self, record: JobRecord, follow: bool, cursor: dict | None) -> Iterator[LogLine]:
-        if record.final and not self.log_source.replicas(record.id):  # its pods are gone, with their logs
+        # Once a job is over, each replica has stored its whole log, and its pods may be on their way out.
+        if record.final and (has_stored_logs(self.job_url(record.id), cursor)
+                             or not self.log_source.replicas(record.id)):
             return stored_logs(self.job_url(record.id), cursor)
         if follow:
             return follow_logs(self.log_source, record.id, lambda: self.job(record.id).final, cursor)

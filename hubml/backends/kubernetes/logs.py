@@ -107,7 +107,10 @@ def new_lines(raw_lines: Iterator[str], position: list[int]) -> Iterator[tuple[s
     replayed = 0
     for raw in raw_lines:
         stamp_text, _, text = raw.partition(" ")
-        stamp = parse_timestamp(stamp_text)
+        try:
+            stamp = parse_timestamp(stamp_text)
+        except ValueError:  # the kubelet's own words ("failed to ..." as a pod is removed), not the replica's
+            continue
         if stamp < position[0]:
             continue
         if stamp == position[0]:
@@ -130,6 +133,12 @@ def parse_timestamp(text: str) -> int:
 def cursor_of(positions: dict[str, list[int]]) -> dict[str, list[int]]:
     """A JSON-able copy of every pod's position: resuming from it continues right after the line."""
     return {pod: list(position) for pod, position in positions.items()}
+
+
+def has_stored_logs(job_url: str, cursor: dict | None) -> bool:
+    """Whether a finished job's logs are best read from what its replicas stored: they are there, and the
+    cursor (if any) came from reading them, not from the pods' streams."""
+    return all(key.startswith("attempt-") for key in cursor or {}) and storage.exists(storage.join(job_url, "logs"))
 
 
 def stored_logs(job_url: str, cursor: dict | None) -> Iterator[LogLine]:
