@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-HALF_PLUS_TWO = REPO.parent / "shared" / "fixtures" / "tf_serving_testdata" / "saved_model_half_plus_two_cpu"
+HALF_PLUS_TWO = REPO / "tests" / "fixtures" / "tf_serving_testdata" / "saved_model_half_plus_two_cpu"
 BODY = {"instances": [1.0, 2.0, 5.0]}
 MAX_ERRORS_KEPT = 5
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURES = REPO.parent / "shared" / "fixtures"
 S3_ACCESS_KEY, S3_SECRET_KEY = "hubml-test-key", "hubml-test-secret"
 
 

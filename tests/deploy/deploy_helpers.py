@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "tf_serving_testdata"
+from testdata import TF_SERVING_TESTDATA as TESTDATA
 HALF_PLUS_TWO = TESTDATA / "saved_model_half_plus_two_tf2_cpu"
 HALF_PLUS_THREE = TESTDATA / "saved_model_half_plus_three"
 QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from endpoint_load import BODY, run_load  # noqa: E402
 
-TESTDATA = REPO.parent / "shared" / "fixtures" / "tf_serving_testdata"
+from testdata import TF_SERVING_TESTDATA as TESTDATA  # noqa: E402
 HALF_PLUS_TWO = TESTDATA / "saved_model_half_plus_two_cpu" / "00000123"
 HALF_PLUS_THREE = TESTDATA / "saved_model_half_plus_three" / "00000123"
 VERSION_1 = json.dumps([x / 2 + 2 for x in BODY["instances"]])

@@ -11,7 +11,7 @@ from wait_helpers import wait_for
 from hubml.backends.local.endpoint_supervisor import PROCESS_KIND
 
 SLEEPER = "import time\nprint('working', flush=True)\ntime.sleep(300)\n"
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "tf_serving_testdata"
+from testdata import TF_SERVING_TESTDATA as TESTDATA
 
 
 def test_a_killed_job_supervisor_takes_its_replicas_with_it_and_the_job_fails_saying_why(client):

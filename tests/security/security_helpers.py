@@ -19,7 +19,7 @@ import requests
 from hubml.backends.local.supervisor import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO.parent / "shared" / "fixtures"
+FIXTURES = REPO / "tests" / "fixtures"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # `hub_config` is a folder of the repo, not an installed package
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "tf_serving_testdata"
+from testdata import TF_SERVING_TESTDATA as TESTDATA
 HALF_PLUS_TWO = TESTDATA / "saved_model_half_plus_two_cpu"
 HALF_PLUS_TWO_TF2 = TESTDATA / "saved_model_half_plus_two_tf2_cpu"
 HALF_PLUS_THREE = TESTDATA / "saved_model_half_plus_three"
