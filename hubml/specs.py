@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -66,6 +68,11 @@ def parse_hparam(text: str, argument: str = "--hparam") -> tuple[str, Any]:
     return key, value
 
 
+def is_positive_number(value: object) -> bool:
+    """A finite number above zero (NaN and infinity are not, nor is a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
 @dataclass
 class Resources:
     """What each replica asks for: CPU cores, memory in bytes, GPUs."""
@@ -75,7 +82,7 @@ class Resources:
     gpus: int = 0
 
     def validate(self) -> Resources:
-        if self.cpu is not None and (not isinstance(self.cpu, (int, float)) or self.cpu <= 0):
+        if self.cpu is not None and not is_positive_number(self.cpu):
             raise InvalidArgument("--cpu", f"{self.cpu!r} must be a positive number of cores")
         self.memory = parse_memory(self.memory)
         if self.memory is not None and self.memory <= 0:
@@ -141,7 +148,7 @@ class TrainSpec:
                 raise InvalidArgument(argument, f"{value!r} must be a whole number >= 0")
         if self.workers == 0 and not self.chief:
             raise InvalidArgument("--workers", "must be at least 1 unless --chief is given")
-        if self.timeout is not None and (not isinstance(self.timeout, (int, float)) or self.timeout <= 0):
+        if self.timeout is not None and not is_positive_number(self.timeout):
             raise InvalidArgument("--timeout", f"{self.timeout!r} must be a positive number of seconds")
         self.resources.validate()
         for path in self.files:
@@ -152,6 +159,11 @@ class TrainSpec:
         for key in self.hparams:
             if not isinstance(key, str) or not key.isidentifier():
                 raise InvalidArgument("--hparam", f"{key!r} is not a Python identifier")
+        # They travel as JSON (spec.json, HUBML_HPARAMS): hold them as the job will see them (a tuple is a list).
+        try:
+            self.hparams = json.loads(json.dumps(self.hparams))
+        except (TypeError, ValueError) as error:
+            raise InvalidArgument("--hparam", f"values must be JSON values (numbers, strings, lists): {error}") from None
         return self
 
     def _validate_source(self) -> None:

@@ -73,3 +73,15 @@ def test_memory_and_names():
     assert slugify("My Notebook (copy).ipynb") == "my-notebook-copy-ipynb"
     with pytest.raises(InvalidArgument):
         DeploySpec(name="ep", model="m", replicas=0).validate()
+
+
+@pytest.mark.parametrize("field, value", [("timeout", float("nan")), ("timeout", float("inf")), ("timeout", True)])
+def test_a_timeout_that_is_not_a_finite_positive_number_is_refused(field, value):
+    with pytest.raises(InvalidArgument, match="--timeout"):
+        TrainSpec(name="t", code="pass", **{field: value}).validate()
+
+
+@pytest.mark.parametrize("cpu", [float("nan"), float("inf")])
+def test_a_cpu_count_that_is_not_finite_is_refused(cpu):
+    with pytest.raises(InvalidArgument, match="--cpu"):
+        Resources(cpu=cpu).validate()

@@ -84,3 +84,22 @@ def test_once_the_jobs_are_gone_the_outcome_in_storage_is_the_state():
     spec = {"name": "t", "workers": 1}
     outcome = {"state": SUCCEEDED, "reason": "", "exit_code": 0, "finished_at": 42.0, "attempt": 1}
     assert decide(spec, {}, [], [], outcome, submitted_at=0.0, now=600.0) == (SUCCEEDED, "", 0, 42.0)
+
+
+def config_error_pod(message: str) -> dict:
+    return {"metadata": {"name": "broken-1", "ownerReferences": [{"name": "broken-rs"}]},
+            "status": {"containerStatuses": [{"name": "replica", "state": {"waiting": {
+                "reason": "CreateContainerConfigError", "message": message}}}]}}
+
+
+def test_a_secret_the_kubelet_cannot_read_yet_waits_and_one_that_is_missing_fails():
+    from hubml.backends.kubernetes.problems import pod_problem
+    from hubml.backends.kubernetes.status import endpoint_state
+
+    deployment = {"spec": {"replicas": 1}, "status": {}}
+    not_yet = config_error_pod("failed to sync secret cache: timed out waiting for the condition")
+    assert not pod_problem(not_yet).permanent
+    assert endpoint_state(deployment, [not_yet])[0] == "PENDING"
+    missing = config_error_pod('secret "hubml-storage" not found')
+    assert pod_problem(missing).permanent
+    assert endpoint_state(deployment, [missing])[0] == "FAILED"

@@ -10,6 +10,7 @@ may pass (the quota or the nodes are full now).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -20,12 +21,15 @@ PERMANENT_WAITING = {
     "CreateContainerConfigError": "its configuration is invalid", "CreateContainerError": "it cannot be created",
     "CrashLoopBackOff": "it keeps crashing",
 }
+# The kubelet's words when it could not read a Secret or ConfigMap yet, rather than never: it retries by itself.
+TRANSIENT_CONFIG = re.compile(r"failed to sync (secret|configmap) cache")
 
 
 @dataclass(frozen=True)
 class Problem:
     reason: str
     permanent: bool
+    passes_by_itself: bool = False  # the kubelet gets past it within seconds: nothing to fail for
 
 
 def pod_problem(pod: dict[str, Any]) -> Problem | None:
@@ -41,6 +45,11 @@ def pod_problem(pod: dict[str, Any]) -> Problem | None:
         reason = waiting.get("reason", "")
         if reason in PERMANENT_WAITING:
             message = waiting.get("message") or _last_exit(container)
+            if reason == "CreateContainerConfigError" and TRANSIENT_CONFIG.search(message):
+                # The kubelet has not yet been allowed to read a Secret the pod names (the Node authorizer
+                # learns of new pods asynchronously); it retries, and the pod starts once it may.
+                return Problem(f"container {container['name']} of pod {pod['metadata']['name']}: waiting for "
+                               f"its configuration ({message})", permanent=False, passes_by_itself=True)
             return Problem(f"container {container['name']} of pod {pod['metadata']['name']}: "
                            f"{reason}: {PERMANENT_WAITING[reason]}" + (f" ({message})" if message else ""),
                            permanent=True)

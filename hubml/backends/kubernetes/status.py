@@ -116,7 +116,7 @@ def endpoint_state(deployment: dict[str, Any], pods: Iterable[dict[str, Any]] = 
     problem = first_problem(pods) or next(filter(None, (creation_problem(events, "ReplicaSet", owner)
                                                          for owner in _replica_sets(pods))), None)
     # Nobody waits for an endpoint that may never come: whatever keeps its pods from running fails it.
-    if problem is not None:
+    if problem is not None and not problem.passes_by_itself:
         return ENDPOINT_FAILED, problem.reason
     return ENDPOINT_PENDING, f"{ready}/{wanted} replicas ready"
 

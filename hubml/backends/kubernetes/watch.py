@@ -176,7 +176,7 @@ def interrupt(response: Any) -> None:
     if response is not None:
         try:
             response.shutdown()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: urllib3 already let go of the socket
             pass
 
 
