@@ -81,3 +81,27 @@ def compact_etcd() -> int:
     revision = int(call("/v3/kv/range", {"key": base64.b64encode(b"/").decode()})["header"]["revision"])
     call("/v3/kv/compaction", {"revision": str(revision), "physical": True})
     return revision
+
+
+# Prints `before` lines, waits until the test opens its gate in storage, then prints `after` lines at once.
+GATED = """
+import os, time
+from hubml import storage
+for step in range({before}):
+    print(f"{prefix} {{step}}", flush=True)
+while not storage.exists(os.environ["HUBML_STORAGE"] + "/gates/" + os.environ["HUBML_JOB_ID"]):
+    time.sleep(0.2)
+for step in range({before}, {before} + {after}):
+    print(f"{prefix} {{step}}", flush=True)
+"""
+
+
+def gated(before: int = 0, after: int = 0, prefix: str = "step") -> str:
+    """Job code that holds until `open_gate`: the test, not a clock, decides when it goes on."""
+    return GATED.format(before=before, after=after, prefix=prefix)
+
+
+def open_gate(namespace, job_id: str) -> None:
+    from hubml import storage
+
+    storage.write_text(storage.join(namespace.storage_url, "gates", job_id), "open")

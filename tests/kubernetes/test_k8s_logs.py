@@ -4,32 +4,10 @@ from __future__ import annotations
 import threading
 from urllib.parse import parse_qs, urlsplit
 
-from k8s_testing import POD_SECONDS, AuditLog, wait_for
+from k8s_testing import POD_SECONDS, AuditLog, gated, open_gate, wait_for
 from kubernetes import client as k8s
 
-from hubml import storage
 from hubml.specs import TrainSpec
-
-# Prints `before` lines, waits until the test opens its gate in storage, then prints `after` lines at once.
-GATED = """
-import os, time
-from hubml import storage
-for step in range({before}):
-    print(f"{prefix} {{step}}", flush=True)
-while not storage.exists(os.environ["HUBML_STORAGE"] + "/gates/" + os.environ["HUBML_JOB_ID"]):
-    time.sleep(0.2)
-for step in range({before}, {before} + {after}):
-    print(f"{prefix} {{step}}", flush=True)
-"""
-
-
-def gated(before: int, after: int, prefix: str = "step") -> str:
-    return GATED.format(before=before, after=after, prefix=prefix)
-
-
-def open_gate(kube_env, job_id: str) -> None:
-    storage.write_text(storage.join(kube_env.storage_url, "gates", job_id), "open")
-
 
 def collect(backend, job_id, cursor=None):
     """Follow a job's logs in a thread; returns (lines, thread)."""

@@ -4,20 +4,12 @@ from __future__ import annotations
 import json
 import sys
 
-from k8s_testing import POD_SECONDS, wait_for
+from k8s_testing import POD_SECONDS, gated, open_gate, wait_for
 from kubernetes import client as k8s
 from kubernetes.utils import parse_quantity
 
 from cluster.addons import TEST_DEFAULT_CPU
 from hubml.cli import main
-
-
-GATE = """
-import os, time
-from hubml import storage
-while not storage.exists(os.environ["HUBML_STORAGE"] + "/gates/" + os.environ["HUBML_JOB_ID"]):
-    time.sleep(0.2)
-"""
 
 
 def quota_used(kube_admin, namespace: str) -> dict[str, str]:
@@ -27,10 +19,9 @@ def quota_used(kube_admin, namespace: str) -> dict[str, str]:
 
 def test_hubml_quota_shows_what_the_quota_controller_counts(kube_env, kube_admin, capsys):
     """Nothing but configuration (.cluster/env's exports) selects the Kubernetes backend."""
-    from hubml import storage
     from hubml.client import Client
 
-    job = Client().train(GATE, name="holder")  # the default request: what the namespace's LimitRange gives
+    job = Client().train(gated(), name="holder")  # the default request: what the namespace's LimitRange gives
     try:
         wait_for(lambda: parse_quantity(quota_used(kube_admin, kube_env.name).get("requests.cpu", "0")) > 0,
                  POD_SECONDS, what="the quota controller counting the job's pod")
@@ -46,7 +37,7 @@ def test_hubml_quota_shows_what_the_quota_controller_counts(kube_env, kube_admin
         assert main(["quota"]) == 0
         print(capsys.readouterr().out)
     finally:
-        storage.write_text(storage.join(kube_env.storage_url, "gates", job.id), "open")
+        open_gate(kube_env, job.id)
         job.wait()
 
 

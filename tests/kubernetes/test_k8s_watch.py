@@ -6,11 +6,10 @@ import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from k8s_testing import POD_SECONDS, AuditLog, compact_etcd, wait_for
+from k8s_testing import POD_SECONDS, AuditLog, compact_etcd, gated, open_gate, wait_for
 from kubernetes import client as k8s
 from kubernetes import config as kube_config
 
-from hubml import storage
 from hubml.backends.base import RUNNING, SUCCEEDED
 from hubml.backends.kubernetes.watch import ResourceWatch
 from hubml.specs import TrainSpec
@@ -100,23 +99,9 @@ def test_a_resource_version_compacted_away_lists_again(proxy, watched, kube_admi
     print(f"\netcd compacted at revision {revision}: the watch listed again ({watch.lists} lists)")
 
 
-GATED = """
-import os, time
-from hubml import storage
-print("waiting for the gate", flush=True)
-while not storage.exists(os.environ["HUBML_STORAGE"] + "/gates/" + os.environ["HUBML_JOB_ID"]):
-    time.sleep(0.2)
-print("through the gate", flush=True)
-"""
-
-
-def open_gate(kube_env, job_id: str) -> None:
-    storage.write_text(storage.join(kube_env.storage_url, "gates", job_id), "open")
-
-
 def test_the_backend_sees_every_transition_across_a_cut_watch(make_backend, proxy, kube_env, kube_admin):
     backend = make_backend(kubeconfig=proxy.notebook_kubeconfig)
-    record = backend.submit(TrainSpec(name="gated", code=GATED, workers=1, ps=1))
+    record = backend.submit(TrainSpec(name="gated", code=gated(), workers=1, ps=1))
     wait_for(lambda: backend.job(record.id).state == RUNNING, POD_SECONDS, what="RUNNING")
     lists = backend._records.lists, backend._role_jobs.lists
     proxy.hold()
