@@ -123,8 +123,10 @@ def test_gpu_images_use_the_tensorflow_version_of_the_core():
 
 def test_the_hub_image_runs_the_versions_the_tests_exercise():
     text = (IMAGES / "hub" / "Dockerfile").read_text()
+    pins = (IMAGES / "hub" / "requirements.txt").read_text().split()
     for package in ("jupyterhub", "jupyterhub-kubespawner", "jupyterhub-idle-culler"):
-        assert f'"{package}=={requirement_pin(package)}"' in text
+        assert f"{package}=={requirement_pin(package)}" in pins
+    assert "-r /tmp/hub-requirements.txt" in text
     assert "/usr/local/etc/jupyterhub/hub_config/jupyterhub_config.py" in text  # where the chart mounts it
 
 
