@@ -85,11 +85,12 @@ bench: venv $(BENCH_STAMP)
 # ---- a real single-node Kubernetes (issue 13), built from upstream Go modules; see docs/kubernetes.md ----
 .PHONY: cluster cluster-down cluster-deps
 
-# Debian's containerd, runc, CNI plugins and what the kubelet and kube-proxy call; debootstrap builds the images.
-CLUSTER_DEBS := containerd runc containernetworking-plugins iptables conntrack ethtool socat debootstrap
+# Debian's containerd, runc, CNI plugins and what the kubelet, kube-proxy and kube-router call; debootstrap builds
+# the images.
+CLUSTER_DEBS := containerd runc containernetworking-plugins iptables ipset conntrack ethtool socat debootstrap
 
 cluster-deps:
-	@for tool in containerd runc iptables conntrack debootstrap socat; do command -v $$tool >/dev/null || missing=1; done; \
+	@for tool in containerd runc iptables ipset conntrack debootstrap socat; do command -v $$tool >/dev/null || missing=1; done; \
 	  test -x /usr/lib/cni/bridge || missing=1; \
 	  if [ -n "$$missing" ]; then apt-get update && apt-get install -y $(CLUSTER_DEBS); fi
 	command -v go >/dev/null || (apt-get update && apt-get install -y golang-go)
@@ -110,6 +111,11 @@ cluster-hub: cluster hub-deps labextension
 
 cluster-hub-down: venv
 	$(PY) -m cluster hub-down
+
+# Spawn → server answering through the proxy, p50 over 5, against a bare pod of the same image.
+.PHONY: bench-hub
+bench-hub: cluster-hub
+	$(PY) benchmarks/hub_spawn.py
 
 # Submit → Running and → first log line over 10 small jobs, on the cluster against the local backend.
 .PHONY: bench-jobs

@@ -1,5 +1,6 @@
 """What runs on the cluster once its node is up, applied as an administrator would: cluster DNS (CoreDNS),
-and volumes for PersistentVolumeClaims (local-path-provisioner, the default StorageClass `local-path`).
+volumes for PersistentVolumeClaims (local-path-provisioner, the default StorageClass `local-path`), and the
+rights of kube-router, which enforces NetworkPolicies (cluster/node.py).
 
 Objects are applied with server-side apply through the official client's
 dynamic API, so applying twice changes nothing.
@@ -88,6 +89,24 @@ def coredns() -> list[dict[str, Any]]:
                   "ports": [{"name": "dns", "port": 53, "protocol": "UDP"},
                             {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}},
     ]
+
+
+def network_policy_rights() -> list[dict[str, Any]]:
+    """kube-router's ClusterRole from its release (daemonset/generic-kuberouter.yaml), bound to the identity
+    it runs as here (cluster/pki.py), since it runs as a process of the node, not as a pod."""
+    import yaml
+
+    module = build.COMPONENTS / "kube-router"
+    release = build.module_source(module, "github.com/cloudnativelabs/kube-router/v2") / "daemonset"
+    documents = yaml.safe_load_all((release / "generic-kuberouter.yaml").read_text())
+    (role,) = [each for each in documents if each and each["kind"] == "ClusterRole"]
+    role["metadata"].pop("namespace", None)  # a ClusterRole has none
+    return [role, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                   "metadata": {"name": role["metadata"]["name"]},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                               "name": role["metadata"]["name"]},
+                   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
+                                 "name": "system:kube-router"}]}]
 
 
 def local_path_storage() -> list[dict[str, Any]]:

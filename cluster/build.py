@@ -46,8 +46,11 @@ def pinned_versions(module: Path) -> dict[str, str]:
 
 
 def version_flags(name: str) -> list[str]:
-    """What upstream's release builds stamp into the binaries (Kubernetes' hack/lib/version.sh), so that they
-    report the version they are: Helm checks a chart's `kubeVersion` against the API server's."""
+    """What upstream's release builds stamp into the binaries (Kubernetes' hack/lib/version.sh, Helm's
+    Makefile), so that they report the version they are: Helm checks a chart's `kubeVersion` against the API
+    server's."""
+    if name == "helm":
+        return [f"-X helm.sh/helm/v3/internal/version.version={pinned_versions(COMPONENTS / name)['helm.sh/helm/v3']}"]
     if name != "kubernetes":
         return []
     version = pinned_versions(COMPONENTS / name)["k8s.io/kubernetes"]

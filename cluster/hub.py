@@ -6,6 +6,7 @@
                -> HUB_URL and HUB_API_TOKEN in .cluster/env
     uninstall: `helm uninstall`, then the namespaces the hub made for its users, which Helm never owned
 
+`HubAPI` drives the installed hub's REST API as automation does (tests, benchmarks/hub_spawn.py).
 The `helm` binary is built from its Go module (cluster/components/helm) like the cluster's own binaries.
 """
 from __future__ import annotations
@@ -15,8 +16,7 @@ import secrets
 import subprocess
 import tempfile
 import time
-import urllib.request
-from typing import Any
+from typing import Any, Callable
 
 from cluster import addons, build, images, layout, lifecycle, node, storage
 from cluster.layout import state
@@ -114,15 +114,18 @@ def recorded_environment() -> dict[str, str]:
 
 def wait_for_hub(url: str, api_token: str) -> None:
     """Until the hub's REST API answers through the proxy, with the admin token accepted."""
+    import requests
+
+    hub = HubAPI(url, api_token)
     deadline = time.monotonic() + HUB_READY_SECONDS
     last = ""
     while time.monotonic() < deadline:
         try:
-            request = urllib.request.Request(f"{url}/hub/api/users", headers={"Authorization": f"token {api_token}"})
-            with urllib.request.urlopen(request, timeout=10) as response:
-                json.load(response)
+            answer = hub.request("GET", "users")
+            if answer.status_code == 200:
                 return
-        except (OSError, ValueError) as error:
+            last = f"{answer.status_code} {answer.text[:200]}"
+        except requests.RequestException as error:
             last = str(error)
         time.sleep(0.5)
     raise lifecycle.ClusterError(f"the hub did not answer at {url}/hub/api/users within {HUB_READY_SECONDS:g} s: "
@@ -130,12 +133,12 @@ def wait_for_hub(url: str, api_token: str) -> None:
 
 
 def _hub_users(recorded: dict[str, str]) -> list[str]:
+    import requests
+
     try:
-        request = urllib.request.Request(f"{recorded['HUB_URL']}/hub/api/users",
-                                         headers={"Authorization": f"token {recorded['HUB_API_TOKEN']}"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return [user["name"] for user in json.load(response)]
-    except (OSError, ValueError):
+        answer = HubAPI(recorded["HUB_URL"], recorded["HUB_API_TOKEN"]).request("GET", "users")
+        return [user["name"] for user in answer.json()] if answer.status_code == 200 else []
+    except requests.RequestException:
         return []  # no hub answering: it made no namespaces this call could name
 
 
@@ -146,3 +149,54 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
         merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
             else value
     return merged
+
+
+class HubAPI:
+    """JupyterHub's REST API with an admin service's token, as automation drives it; `server()` reaches a
+    user's server through the hub's proxy with the same token."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
+
+    def request(self, method: str, path: str, **options: Any) -> Any:
+        import requests
+
+        return requests.request(method, f"{self.url}/hub/api/{path}", timeout=30,
+                                headers={"Authorization": f"token {self.token}"}, **options)
+
+    def server(self, user: str, path: str, method: str = "GET", **options: Any) -> Any:
+        import requests
+
+        return requests.request(method, f"{self.url}/user/{user}/{path}", timeout=30,
+                                headers={"Authorization": f"token {self.token}"}, **options)
+
+    def user(self, name: str) -> dict:
+        response = self.request("GET", f"users/{name}")
+        response.raise_for_status()
+        return response.json()
+
+    def start(self, name: str, options: dict, timeout: float) -> None:
+        """Create the user if new, start their server with `options`, and wait until the hub calls it ready."""
+        created = self.request("POST", f"users/{name}")
+        if created.status_code not in (201, 409):
+            raise lifecycle.ClusterError(f"the hub refused to create {name}: {created.text}")
+        started = self.request("POST", f"users/{name}/server", json=options)
+        if started.status_code not in (201, 202):
+            raise lifecycle.ClusterError(f"the hub refused to start {name}'s server: {started.text}")
+        self.wait(name, lambda server: server and server.get("ready"), timeout, "the server ready")
+
+    def stop(self, name: str, timeout: float) -> None:
+        stopped = self.request("DELETE", f"users/{name}/server")
+        if stopped.status_code not in (202, 204):
+            raise lifecycle.ClusterError(f"the hub refused to stop {name}'s server: {stopped.text}")
+        self.wait(name, lambda server: server is None, timeout, "the server stopped")
+
+    def wait(self, name: str, condition: Callable[[dict | None], object], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            user = self.user(name)
+            if condition(user["servers"].get("")) and user["pending"] is None:
+                return
+            if time.monotonic() > deadline:
+                raise lifecycle.ClusterError(f"timed out after {timeout} s waiting for {what} of {name}; last seen: {user}")
+            time.sleep(0.25)

@@ -1,7 +1,8 @@
 """`make cluster` and `make cluster-down`: bring the single-node cluster up, or take it down and remove its state.
 
     up:   build (cached) -> certificates -> storage -> etcd -> API server -> controllers -> containerd and images
-          -> kubelet and kube-proxy -> node Ready -> cluster DNS answering -> volume provisioner
+          -> kubelet and kube-proxy -> node Ready -> kube-router (NetworkPolicies) -> cluster DNS answering
+          -> volume provisioner
           -> the developer's namespace -> .cluster/env
     down: node (pods, containers, networks, mounts) -> control plane -> storage -> .cluster/ and /run/hubml-cluster
 
@@ -23,7 +24,7 @@ from cluster import addons, build, configs, control_plane, dns, images, layout, 
 from cluster.layout import state
 
 COMPONENTS = ("seaweedfs", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd",
-              "kubelet", "kube-proxy")
+              "kubelet", "kube-proxy", "kube-router")
 NODE_READY_SECONDS = 120.0
 DNS_READY_SECONDS = 120.0
 
@@ -59,6 +60,7 @@ def up(verbose: bool = True) -> Cluster:
     say = print if verbose else (lambda *_: None)
     _claim_machine()
     binaries = build.binaries("kubernetes")
+    build.binaries("kube-router")
     system_images, hubml_images = images.system_images(), images.hubml_images()
     say(f"cluster: binaries and images ready after {time.monotonic() - started:.0f} s", flush=True)
     state("node-ip").write_text(node_ip)
@@ -76,6 +78,8 @@ def up(verbose: bool = True) -> Cluster:
     node.start_kube_proxy(binaries, server)
     api = addons.admin_client(str(admin))
     _wait_for_node(api)
+    addons.apply(api, addons.network_policy_rights())
+    node.start_network_policies(server)  # it finds its node by name: after the kubelet registered it
     _apply_addons(api)
     _wait_for_dns()
     cluster = describe(node_ip)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import urllib.request
 from pathlib import Path
 
-from cluster import configs, layout, processes
+from cluster import build, configs, layout, processes
 from cluster.layout import state
 
 SYSCTLS = {"net/ipv4/ip_forward": "1", "net/bridge/bridge-nf-call-iptables": "1",
@@ -47,8 +48,32 @@ def start_kube_proxy(binaries: Path, server: str) -> None:
     processes.start("kube-proxy", [str(binaries / "kube"), "kube-proxy", f"--config={config}", "--v=1"])
 
 
+def start_network_policies(server: str) -> None:
+    """kube-router's firewall alone (no routing, no service proxy), as its kube-router-firewall DaemonSet runs
+    it beside another CNI: it enforces NetworkPolicies with iptables rules and ipsets on pod traffic, which
+    crosses the bridge's netfilter hooks (SYSCTLS)."""
+    kubeconfig = configs.kubeconfig("kube-router", server)
+    processes.start("kube-router", [
+        str(build.binaries("kube-router") / "kube-router"), "--run-router=false", "--run-firewall=true",
+        "--run-service-proxy=false", f"--kubeconfig={kubeconfig}", f"--hostname-override={layout.NODE}",
+        f"--health-port={layout.KUBE_ROUTER_HEALTH_PORT}", "--metrics-port=0", "--v=1"])
+    processes.wait_until("kube-router", _kube_router_healthy, 120, "its health check passing")
+
+
+def _kube_router_healthy() -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{layout.KUBE_ROUTER_HEALTH_PORT}/healthz", timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
 def stop(binaries: Path | None) -> None:
     """Stop the node's processes and remove every trace of its pods from the machine."""
+    if processes.running("kube-router"):
+        processes.stop("kube-router")
+        subprocess.run([str(build.binary_folder("kube-router") / "kube-router"), "--cleanup-config"],
+                       capture_output=True)
     processes.stop("kube-proxy")
     processes.stop("kubelet")
     if processes.running("containerd"):

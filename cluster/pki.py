@@ -9,6 +9,7 @@ so the API server's real authorizers decide what each may do:
     kube-scheduler          system:kube-scheduler
     kubelet                 system:node:<node>, system:nodes   (the Node authorizer and NodeRestriction)
     kube-proxy              system:kube-proxy
+    kube-router             system:kube-router                 (NetworkPolicy enforcement; cluster/addons.py binds it)
     apiserver-kubelet       the API server calling kubelets (logs, exec), system:masters
 
 plus the API server's and the kubelet's serving certificates and the key pair
@@ -52,6 +53,7 @@ def identities(node: str, node_ip: str, api_service_ip: str, cluster_domain: str
         Identity("kubelet", f"system:node:{node}", ("system:nodes",)),
         Identity("kubelet-serving", f"system:node:{node}", server_names=(node, node_ip, "127.0.0.1"), client=False),
         Identity("kube-proxy", "system:kube-proxy"),
+        Identity("kube-router", "system:kube-router"),
     ]
 
 

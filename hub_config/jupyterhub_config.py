@@ -18,7 +18,9 @@ from pathlib import Path
 
 from tornado import web
 
-HERE = Path(__file__).resolve().parent
+# Not resolved: a ConfigMap mounts each file as a link into a hidden folder beside it (`..data/`), and the
+# package is the folder the links are in.
+HERE = Path(os.path.abspath(__file__)).parent
 sys.path.insert(0, str(HERE.parent))  # makes `hub_config` importable, in the repo and in the chart
 
 from hub_config import local_home, tenancy  # noqa: E402

@@ -13,6 +13,6 @@ def cluster_hub(kube_cluster):
 
     was_installed = bool(hub.recorded_environment())
     environment = hub.install(verbose=False)
-    yield hub_testing.HubAPI(environment["HUB_URL"], environment["HUB_API_TOKEN"])
+    yield hub.HubAPI(environment["HUB_URL"], environment["HUB_API_TOKEN"])
     if not was_installed:
         hub.uninstall()

@@ -162,12 +162,15 @@ def test_every_hub_environment_variable_is_read_by_the_hub_config():
 
 @pytest.mark.parametrize("name", list(VALUE_SETS))
 def test_the_mounted_config_loads_in_kubernetes_mode_with_the_charts_environment(name, tmp_path):
-    """Write the ConfigMap as the pod sees it, and load it with JupyterHub's config loader in a fresh process."""
+    """Write the ConfigMap as the kubelet mounts it (each key a link into a hidden `..data` folder), and load it
+    with JupyterHub's config loader in a fresh process."""
     objects = render(VALUE_SETS[name])
     mount = tmp_path / "hub_config"
-    mount.mkdir()
+    (mount / "..2026_01_01_00_00_00.000000000").mkdir(parents=True)
+    (mount / "..data").symlink_to("..2026_01_01_00_00_00.000000000")
     for key, text in find(objects, "ConfigMap", "hub-config")["data"].items():
-        (mount / key).write_text(text)
+        (mount / "..data" / key).write_text(text)
+        (mount / key).symlink_to(f"..data/{key}")
     extra = tmp_path / "hub-config.json"
     extra.write_text(base64.b64decode(find(objects, "Secret", "hub")["data"]["hub-config.json"]).decode())
     env = {key: item.get("value", "from-a-secret") for key, item in hub_env(objects).items()}

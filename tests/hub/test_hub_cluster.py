@@ -12,12 +12,12 @@ from datetime import datetime, timezone
 
 import nbformat
 import pytest
-from hub_testing import HubAPI
 from kubernetes import client as k8s
 from kubernetes.utils import parse_quantity
 
 import cluster_testing
 import wait_helpers
+from cluster.hub import HubAPI
 from hub_config.profiles import find_profile, load_profiles, profile_quota
 from hubml.backends.kubernetes import tenancy
 
