@@ -133,3 +133,71 @@ def test_each_user_namespace_accepts_connections_from_its_own_pods_alone(kube_ad
     assert policy.spec.pod_selector.match_labels is None and policy.spec.policy_types == ["Ingress"]
     (rule,) = policy.spec.ingress
     assert [(peer.pod_selector.match_labels, peer.namespace_selector) for peer in rule._from] == [(None, None)]
+
+
+LISTENER = """
+import socket, threading
+def serve(port):
+    server = socket.create_server(("", port))
+    while True:
+        connection, _ = server.accept()
+        connection.sendall(b"ok")
+        connection.close()
+for port in (8501, 2222):
+    threading.Thread(target=serve, args=(port,), daemon=True).start()
+print("listening", flush=True)
+threading.Event().wait()
+"""
+# The firewall learns a new pod's address from the API server a moment after the pod starts, so a port counts
+# as blocked only if it stays so for 30 s, and as open once it answers.
+PROBE = """
+import socket, sys, time
+for port in (8501, 2222):
+    deadline, outcome = time.monotonic() + 30, None
+    while outcome is None:
+        try:
+            with socket.create_connection((sys.argv[1], port), timeout=3) as connection:
+                outcome = "open" if connection.recv(2) == b"ok" else "closed"
+        except OSError as error:
+            if time.monotonic() > deadline:
+                outcome = "blocked " + type(error).__name__
+            time.sleep(0.5)
+    print(port, outcome, flush=True)
+"""
+
+
+def run_pod_job(namespace, name: str, code: str, *arguments: str) -> None:
+    """A Job of the runtime image running `code`, created with the namespace's own notebook account."""
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": {
+        "backoffLimit": 0, "template": {"metadata": {"labels": {"probe": name}}, "spec": {
+            "restartPolicy": "Never", "serviceAccountName": tenancy.JOB_ACCOUNT,
+            "containers": [{"name": "main", "image": "ghcr.io/hubml/runtime:0.1.0",
+                            "command": ["python3", "-c", code, *arguments]}]}}}}
+    k8s.BatchV1Api(namespace.api_client).create_namespaced_job(namespace.name, job)
+
+
+def pod_log(admin, namespace: str, name: str, until: str) -> str:
+    core = k8s.CoreV1Api(admin)
+
+    def written() -> str | None:
+        pods = core.list_namespaced_pod(namespace, label_selector=f"probe={name}").items
+        if not pods or pods[0].status.phase not in ("Running", "Succeeded", "Failed"):
+            return None
+        log = core.read_namespaced_pod_log(pods[0].metadata.name, namespace)
+        return log if until in log else None
+
+    return wait_for(written, POD_SECONDS, f"{name}'s log to show {until!r}")
+
+
+def test_another_users_pods_cannot_reach_a_users_endpoint_or_training_ports_but_her_own_can(kube_admin, two_users):
+    """NetworkPolicies enforced by the cluster's network plugin (kube-router's firewall, cluster/node.py)."""
+    ada, bo = two_users
+    run_pod_job(ada, "listener", LISTENER)
+    pod_log(kube_admin, ada.name, "listener", "listening")
+    (listener,) = k8s.CoreV1Api(kube_admin).list_namespaced_pod(ada.name, label_selector="probe=listener").items
+    run_pod_job(bo, "intruder", PROBE, listener.status.pod_ip)
+    run_pod_job(ada, "colleague", PROBE, listener.status.pod_ip)
+    intruder = pod_log(kube_admin, bo.name, "intruder", "2222 ")
+    colleague = pod_log(kube_admin, ada.name, "colleague", "2222 ")
+    assert "8501 blocked" in intruder and "2222 blocked" in intruder, intruder
+    assert "8501 open" in colleague and "2222 open" in colleague, colleague
