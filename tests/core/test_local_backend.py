@@ -7,6 +7,7 @@ import textwrap
 import time
 
 import pytest
+from wait_helpers import wait_for
 
 from hubml.exceptions import InvalidArgument, JobFailed, NotFound
 
@@ -79,8 +80,7 @@ def test_cancel_ends_every_replica(client):
     pids = _wait_for_pids(job, 3)
     job.cancel()
     assert job.state == "CANCELLED" and job.record.reason == "cancelled by user"
-    time.sleep(0.5)
-    assert not [pid for pid in pids if _running(pid)]
+    wait_for(lambda: not [pid for pid in pids if _running(pid)], timeout=30, what="every replica to end")
 
 
 def test_queue_waits_for_capacity(hubml_home, monkeypatch):
