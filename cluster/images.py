@@ -12,8 +12,9 @@ The images carry the names a real cluster pulls (`ghcr.io/hubml/runtime:0.1.0`,
 `registry.k8s.io/pause:3.10`, ...), so the manifests are the same everywhere;
 `images/*/Dockerfile` build the same images for a registry. The hubml images
 share their layers: a Debian bookworm rootfs with Python (debootstrap), a
-virtual environment with requirements/base.txt (uv, from its warm cache), and
-hubml itself (a wheel of this checkout).
+virtual environment with what `hubml[tensorflow,serve]` requires at the versions
+of requirements/constraints.txt (uv, from its warm cache), and hubml itself (a
+wheel of this checkout).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -39,6 +41,8 @@ PYTHON = "/usr/bin/python3.11"
 VENV = "/opt/hubml/venv"
 USER_ID, GROUP_ID = 1000, 100  # jupyter docker-stacks' jovyan, as images/*/Dockerfile use
 COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.14.0"
+IMAGE_EXTRAS = ("tensorflow", "serve")  # what the runtime image runs, as images/runtime/Dockerfile installs it
+CONSTRAINTS = layout.REPO / "requirements" / "constraints.txt"
 UV = layout.REPO / ".venv" / "bin" / "uv"
 UV_CACHE = Path(os.environ.get("UV_CACHE_DIR") or Path.home() / ".cache" / "uv")
 
@@ -212,12 +216,14 @@ def files_layer(name: str, files: dict[str, Path], mode: int = 0o755) -> Layer:
 def python_layers() -> list[Layer]:
     """Debian with Python, the virtual environment with hubml's requirements, then hubml itself."""
     debian = debian_layer()
-    requirements = layout.REPO / "requirements" / "base.txt"
+    wheel = hubml_wheel()
+    requirements = image_requirements(wheel)
     environment = step_layer(
         "venv", [debian], f"/tmp/hubml-build/uv venv --quiet {VENV} --python {PYTHON}\n"
-                          f"/tmp/hubml-build/uv pip install --quiet --python {VENV}/bin/python -r /tmp/hubml-build/base.txt",
-        {"base.txt": requirements}, [requirements.read_bytes()])
-    wheel = hubml_wheel()
+                          f"/tmp/hubml-build/uv pip install --quiet --python {VENV}/bin/python "
+                          "-c /tmp/hubml-build/constraints.txt -r /tmp/hubml-build/requirements.txt",
+        {"requirements.txt": requirements, "constraints.txt": CONSTRAINTS},
+        [requirements.read_bytes(), CONSTRAINTS.read_bytes()])
     hubml = step_layer(
         "hubml", [debian, environment],
         f"/tmp/hubml-build/uv pip install --quiet --no-deps --python {VENV}/bin/python /tmp/hubml-build/{wheel.name}\n"
@@ -230,7 +236,7 @@ def hubml_wheel() -> Path:
     """A wheel of this checkout (pure Python), rebuilt when its sources change."""
     sources = [path for folder in ("hubml", "magics", "extension") for path in (layout.REPO / folder).rglob("*")
                if path.is_file() and "node_modules" not in path.parts and "__pycache__" not in path.parts]
-    sources += [layout.REPO / "setup.py", layout.REPO / "requirements" / "base.txt"]
+    sources.append(layout.REPO / "setup.py")
     key = _key(*(f"{path.relative_to(layout.REPO)}\0{hashlib.sha256(path.read_bytes()).hexdigest()}"
                  for path in sorted(sources)))
     folder = layout.CACHE / "wheels" / key
@@ -244,6 +250,27 @@ def hubml_wheel() -> Path:
                 shutil.move(str(built), folder / built.name)
         wheels = list(folder.glob("*.whl"))
     return wheels[0]
+
+
+def image_requirements(wheel: Path) -> Path:
+    """What the wheel requires with IMAGE_EXTRAS (its METADATA's Requires-Dist), written beside it: the venv
+    layer's input, so that layer is rebuilt when the requirements change, not when hubml's source does."""
+    from email.parser import Parser
+
+    from packaging.requirements import Requirement
+
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
+        metadata = Parser().parsestr(archive.read(name).decode())
+    wanted = []
+    for line in metadata.get_all("Requires-Dist") or []:
+        requirement = Requirement(line)
+        if requirement.marker is None or any(requirement.marker.evaluate({"extra": extra}) for extra in IMAGE_EXTRAS):
+            requirement.marker = None
+            wanted.append(str(requirement))
+    path = wheel.with_name("image-requirements.txt")
+    path.write_text("".join(f"{line}\n" for line in sorted(set(wanted))))
+    return path
 
 
 def hubml_images() -> list[Image]:
