@@ -53,7 +53,7 @@ EXTRAS = {
     "hub": ["jupyterhub>=5,<7", "jupyterhub-kubespawner>=7,<8", "jupyterhub-idle-culler>=1.4"],
     # the notebook server: the sidebar (built against JupyterLab 4), its REST extension, TensorBoard behind
     # the notebook's proxy on a hub
-    "lab": ["jupyterlab>=4.2,<5", "jupyter_server>=2.10", "tornado>=6.2", "jupyter-server-proxy>=4.4"],
+    "lab": ["jupyterlab>=4.2,<5", "jupyter_server>=2.10", "jupyter-server-proxy>=4.4"],
 }
 EXTRAS["all"] = sorted({requirement for requirements in EXTRAS.values() for requirement in requirements})
 

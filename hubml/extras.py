@@ -18,7 +18,7 @@ PROVIDES: dict[str, tuple[str, ...]] = {
     "tune": ("optuna", "pandas", "matplotlib"),
     "kubernetes": ("kubernetes",),
     "hub": ("jupyterhub", "kubespawner", "jupyterhub_idle_culler"),
-    "lab": ("jupyterlab", "jupyter_server", "tornado", "jupyter_server_proxy"),
+    "lab": ("jupyterlab", "jupyter_server", "jupyter_server_proxy"),
 }
 
 

@@ -83,6 +83,19 @@ def test_cancel_ends_every_replica(client):
     wait_for(lambda: not [pid for pid in pids if _running(pid)], timeout=30, what="every replica to end")
 
 
+def test_a_jobs_name_finds_its_newest_job_wherever_an_id_does(client):
+    client.train("print('first')", name="twice").wait()
+    second = client.train("print('second')", name="twice").wait()
+    assert client.job("twice").id == second.id
+    assert "second" in [line.text for line in client.backend.logs("twice")]
+    assert "first" not in [line.text for line in client.backend.logs("twice")]
+    running = client.train("import time\ntime.sleep(120)", name="long")
+    assert client.cancel("long").id == running.id and running.state == "CANCELLED"
+    with pytest.raises(NotFound) as error:
+        client.job("never-submitted")
+    assert str(error.value) == "no job named 'never-submitted'"
+
+
 def test_queue_waits_for_capacity(hubml_home, monkeypatch):
     from hubml.client import Client
 
