@@ -104,6 +104,15 @@ cluster: venv cluster-deps
 cluster-down: venv
 	$(PY) -m cluster down
 
+# hubml's chart installed with Helm (built from its Go module) on the running cluster, with the hub, proxy and
+# notebook images built offline; adds HUB_URL and HUB_API_TOKEN to .cluster/env. Removed by cluster-hub-down.
+.PHONY: cluster-hub cluster-hub-down
+cluster-hub: cluster hub-deps labextension
+	$(PY) -m cluster hub-up
+
+cluster-hub-down: venv
+	$(PY) -m cluster hub-down
+
 # Submit → Running and → first log line over 10 small jobs, on the cluster against the local backend.
 .PHONY: bench-jobs
 bench-jobs: cluster

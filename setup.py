@@ -49,8 +49,9 @@ EXTRAS = {
               "prometheus-client>=0.20", "uvloop>=0.19", "httptools>=0.6"],
     "tune": ["optuna>=4,<6", "pandas>=2", "matplotlib>=3.7"],
     "kubernetes": ["kubernetes>=30"],
-    # the hub: its configuration, the pre-spawn hook's tenancy, KubeSpawner and the idle culler; no TensorFlow
-    "hub": ["jupyterhub>=5,<7", "jupyterhub-kubespawner>=7,<8", "jupyterhub-idle-culler>=1.4"],
+    # the hub: its configuration, the pre-spawn hook's tenancy, KubeSpawner, the idle culler and OAuth log-in
+    # (hub_config/README.md); no TensorFlow
+    "hub": ["jupyterhub>=5,<7", "jupyterhub-kubespawner>=7,<8", "jupyterhub-idle-culler>=1.4", "oauthenticator>=16"],
     # the notebook server: the sidebar (built against JupyterLab 4), its REST extension, TensorBoard behind
     # the notebook's proxy on a hub
     "lab": ["jupyterlab>=4.2,<5", "jupyter_server>=2.10", "jupyter-server-proxy>=4.4"],

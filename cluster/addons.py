@@ -1,4 +1,5 @@
-"""What runs on the cluster once its node is up: cluster DNS (CoreDNS), applied as an administrator would.
+"""What runs on the cluster once its node is up, applied as an administrator would: cluster DNS (CoreDNS),
+and volumes for PersistentVolumeClaims (local-path-provisioner, the default StorageClass `local-path`).
 
 Objects are applied with server-side apply through the official client's
 dynamic API, so applying twice changes nothing.
@@ -12,7 +13,7 @@ from kubernetes import client as k8s
 from kubernetes import config as kube_config
 from kubernetes import dynamic
 
-from cluster import images, layout
+from cluster import build, images, layout
 
 FIELD_MANAGER = "hubml-cluster"
 COREFILE = f""".:53 {{
@@ -87,6 +88,27 @@ def coredns() -> list[dict[str, Any]]:
                   "ports": [{"name": "dns", "port": 53, "protocol": "UDP"},
                             {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}},
     ]
+
+
+def local_path_storage() -> list[dict[str, Any]]:
+    """local-path-provisioner as its release installs it (its own deploy/local-path-storage.yaml), with the
+    images built here, its volumes under .cluster/, and its StorageClass the cluster's default, so that a
+    claim naming no class (a user's home, the hub's database) binds as on a managed cluster."""
+    import yaml
+
+    module = build.COMPONENTS / "local-path-provisioner"
+    release = build.module_source(module, "github.com/rancher/local-path-provisioner") / "deploy"
+    text = (release / "local-path-storage.yaml").read_text()
+    text = text.replace("image: busybox", f"image: {images.VOLUME_HELPER_IMAGE}")
+    text = text.replace("/opt/local-path-provisioner", str(layout.STATE / "volumes"))
+    manifests = [each for each in yaml.safe_load_all(text) if each]
+    for manifest in manifests:
+        if manifest["kind"] == "Deployment":
+            (container,) = manifest["spec"]["template"]["spec"]["containers"]
+            container["image"] = images.LOCAL_PATH_IMAGE
+        if manifest["kind"] == "StorageClass":
+            manifest["metadata"]["annotations"] = {"storageclass.kubernetes.io/is-default-class": "true"}
+    return manifests
 
 
 # The test node has two cores: replicas that name no --cpu request a quarter of one, so that a four-replica job,

@@ -1,7 +1,8 @@
 """Build what the cluster runs from published sources, once per pinned version.
 
 Each folder under cluster/components/ is a small Go module that pins one
-upstream release (its go.mod) and has a `cmd/` per binary. Its binaries land in
+upstream release (its go.mod) and has a `cmd/` per binary, or names upstream's
+own command as a `tool` of the module. Its binaries land in
 `~/.cache/hubml-cluster/bin/<module>-<versions>-<hash>/`, named by the versions
 its go.mod pins and a hash of its sources, so a second build of the same
 versions is a lookup. The pause container's binary is upstream's `pause.c` from
@@ -9,8 +10,10 @@ the same k8s.io/kubernetes module, compiled static.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import shutil
 import re
 import subprocess
 import time
@@ -21,7 +24,7 @@ from cluster import layout
 COMPONENTS = layout.REPO / "cluster" / "components"
 # Versions named in a binary folder's name, so the cache reads like a list of what was built.
 NAMED_MODULES = ("k8s.io/kubernetes", "github.com/coredns/coredns", "helm.sh/helm/v3",
-                 "sigs.k8s.io/kube-network-policies", "github.com/rancher/local-path-provisioner")
+                 "github.com/cloudnativelabs/kube-router/v2", "github.com/rancher/local-path-provisioner")
 
 
 class BuildFailed(RuntimeError):
@@ -42,9 +45,20 @@ def pinned_versions(module: Path) -> dict[str, str]:
             if path in NAMED_MODULES}
 
 
+def version_flags(name: str) -> list[str]:
+    """What upstream's release builds stamp into the binaries (Kubernetes' hack/lib/version.sh), so that they
+    report the version they are: Helm checks a chart's `kubeVersion` against the API server's."""
+    if name != "kubernetes":
+        return []
+    version = pinned_versions(COMPONENTS / name)["k8s.io/kubernetes"]
+    major, minor = version.removeprefix("v").split(".")[:2]
+    stamped = {"gitVersion": version, "gitMajor": major, "gitMinor": minor, "gitTreeState": "clean"}
+    return [f"-X k8s.io/component-base/version.{key}={value}" for key, value in stamped.items()]
+
+
 def binary_folder(name: str) -> Path:
     module = COMPONENTS / name
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(" ".join(version_flags(name)).encode())
     for path in sorted(module.rglob("*")):
         if path.is_file():
             digest.update(str(path.relative_to(module)).encode() + b"\0" + path.read_bytes())
@@ -53,22 +67,39 @@ def binary_folder(name: str) -> Path:
 
 
 def binaries(name: str) -> Path:
-    """The folder holding module `name`'s binaries, built first if missing."""
+    """The folder holding module `name`'s binaries, built first if missing (by one process at a time: `make
+    cluster` and a test session may ask together)."""
     folder = binary_folder(name)
     if (folder / ".complete").exists():
         return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".complete").exists():
+            _build(name, folder)
+    return folder
+
+
+def _build(name: str, folder: Path) -> None:
     module = COMPONENTS / name
     partial = folder.with_name(folder.name + ".partial")
-    partial.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(partial, ignore_errors=True)  # what a build that was stopped left
+    partial.mkdir(parents=True)
     started = time.monotonic()
     print(f"cluster: building {name} ({', '.join(f'{p} {v}' for p, v in pinned_versions(module).items())}); "
           "a cold build takes many minutes on two cores", flush=True)
-    run(["go", "build", "-trimpath", "-ldflags=-s -w", "-o", f"{partial}/", "./cmd/..."], cwd=module,
-        static=name in STATIC)
+    run(["go", "build", "-trimpath", f"-ldflags=-s -w {' '.join(version_flags(name))}", "-o", f"{partial}/",
+         *_packages(module)], cwd=module, static=name in STATIC)
     (partial / ".complete").write_text(f"{time.monotonic() - started:.0f} s\n")
+    shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
     print(f"cluster: built {name} in {time.monotonic() - started:.0f} s", flush=True)
-    return folder
+
+
+def _packages(module: Path) -> list[str]:
+    """`./cmd/...` for commands of our own, `tool` for upstream commands built as they are."""
+    tools = re.search(r"^tool\b", (module / "go.mod").read_text(), re.M)
+    return [*(["./cmd/..."] if (module / "cmd").exists() else []), *(["tool"] if tools else [])]
 
 
 def pause_binary() -> Path:

@@ -12,9 +12,13 @@ The images carry the names a real cluster pulls (`ghcr.io/hubml/runtime:0.1.0`,
 `registry.k8s.io/pause:3.10`, ...), so the manifests are the same everywhere;
 `images/*/Dockerfile` build the same images for a registry. The hubml images
 share their layers: a Debian bookworm rootfs with Python (debootstrap), a
-virtual environment with what `hubml[tensorflow,serve]` requires at the versions
-of requirements/constraints.txt (uv, from its warm cache), and hubml itself (a
-wheel of this checkout).
+virtual environment with what hubml's wheel requires with the image's extras, at
+the versions of requirements/constraints.txt (uv, from its warm cache), and
+hubml itself (a wheel of this checkout). The runtime, model-fetch and notebook
+images share one environment, `hubml[all]`; the notebook adds Jupyter's
+configuration on top. The hub's has its own, `hubml[hub]` (no TensorFlow); the
+proxy's is Debian with the host's Node.js and the configurable-http-proxy that
+`make hub-deps` installed.
 """
 from __future__ import annotations
 
@@ -41,7 +45,15 @@ PYTHON = "/usr/bin/python3.11"
 VENV = "/opt/hubml/venv"
 USER_ID, GROUP_ID = 1000, 100  # jupyter docker-stacks' jovyan, as images/*/Dockerfile use
 COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.14.0"
-IMAGE_EXTRAS = ("tensorflow", "serve")  # what the runtime image runs, as images/runtime/Dockerfile installs it
+LOCAL_PATH_IMAGE = "docker.io/rancher/local-path-provisioner:v0.0.30"
+# What local-path-provisioner's helper pods run (mkdir and rm of a volume's folder): Debian's shell, as root.
+VOLUME_HELPER_IMAGE = "localhost/hubml/volume-helper:bookworm"
+NOTEBOOK_IMAGE, HUB_IMAGE = "ghcr.io/hubml/notebook:0.1.0", "ghcr.io/hubml/hub:0.1.0"
+PROXY_IMAGE = "quay.io/jupyterhub/configurable-http-proxy:5.2.0"
+NOTEBOOK_HOME = "/home/jovyan"
+# One environment for the runtime, model-fetch and notebook images (the notebook needs every extra but the hub's
+# own; sharing the layer keeps one copy of TensorFlow), and the hub's.
+SHARED_EXTRAS, HUB_EXTRAS = ("all",), ("hub",)
 CONSTRAINTS = layout.REPO / "requirements" / "constraints.txt"
 UV = layout.REPO / ".venv" / "bin" / "uv"
 UV_CACHE = Path(os.environ.get("UV_CACHE_DIR") or Path.home() / ".cache" / "uv")
@@ -213,11 +225,11 @@ def files_layer(name: str, files: dict[str, Path], mode: int = 0o755) -> Layer:
 # --- the images ----------------------------------------------------------------------
 
 
-def python_layers() -> list[Layer]:
-    """Debian with Python, the virtual environment with hubml's requirements, then hubml itself."""
+def python_layers(extras: tuple[str, ...] = SHARED_EXTRAS) -> list[Layer]:
+    """Debian with Python, a virtual environment with what `hubml[extras]` requires, then hubml."""
     debian = debian_layer()
     wheel = hubml_wheel()
-    requirements = image_requirements(wheel)
+    requirements = image_requirements(wheel, extras)
     environment = step_layer(
         "venv", [debian], f"/tmp/hubml-build/uv venv --quiet {VENV} --python {PYTHON}\n"
                           f"/tmp/hubml-build/uv pip install --quiet --python {VENV}/bin/python "
@@ -252,8 +264,8 @@ def hubml_wheel() -> Path:
     return wheels[0]
 
 
-def image_requirements(wheel: Path) -> Path:
-    """What the wheel requires with IMAGE_EXTRAS (its METADATA's Requires-Dist), written beside it: the venv
+def image_requirements(wheel: Path, extras: tuple[str, ...]) -> Path:
+    """What the wheel requires with `extras` (its METADATA's Requires-Dist), written beside it: the venv
     layer's input, so that layer is rebuilt when the requirements change, not when hubml's source does."""
     from email.parser import Parser
 
@@ -265,10 +277,10 @@ def image_requirements(wheel: Path) -> Path:
     wanted = []
     for line in metadata.get_all("Requires-Dist") or []:
         requirement = Requirement(line)
-        if requirement.marker is None or any(requirement.marker.evaluate({"extra": extra}) for extra in IMAGE_EXTRAS):
+        if requirement.marker is None or any(requirement.marker.evaluate({"extra": extra}) for extra in extras):
             requirement.marker = None
             wanted.append(str(requirement))
-    path = wheel.with_name("image-requirements.txt")
+    path = wheel.with_name(f"requirements-{'-'.join(extras)}.txt")
     path.write_text("".join(f"{line}\n" for line in sorted(set(wanted))))
     return path
 
@@ -292,8 +304,49 @@ def hubml_images() -> list[Image]:
 def system_images() -> list[Image]:
     pause = files_layer("pause", {"/pause": build.pause_binary()})
     coredns = files_layer("coredns", {"/coredns": build.binaries("coredns") / "coredns"})
+    local_path = files_layer("local-path-provisioner", {
+        "/usr/bin/local-path-provisioner": build.binaries("local-path-provisioner") / "local-path-provisioner"})
     return [Image(configs.PAUSE_IMAGE, [pause], {"Entrypoint": ["/pause"], "User": "65535:65535"}),
-            Image(COREDNS_IMAGE, [coredns], {"Entrypoint": ["/coredns"]})]
+            Image(COREDNS_IMAGE, [coredns], {"Entrypoint": ["/coredns"]}),
+            Image(LOCAL_PATH_IMAGE, [local_path], {"Env": ["PATH=/usr/bin"]}),
+            Image(VOLUME_HELPER_IMAGE, [debian_layer()], {"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "User": "0"})]
+
+
+def hub_images() -> list[Image]:
+    """The notebook, the hub and the proxy, under the names the chart and the profiles give them."""
+    environment = [f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                   "PYTHONUNBUFFERED=1", "LANG=C.UTF-8"]
+    user = f"{USER_ID}:{GROUP_ID}"
+    jupyter = files_layer("jupyter-config", {
+        "/etc/jupyter/jupyter_server_config.d/hubml.json":
+            layout.REPO / "extension" / "jupyter-config" / "jupyter_server_config.d" / "hubml.json",
+        "/etc/ipython/ipython_kernel_config.py": layout.REPO / "images" / "notebook" / "ipython_kernel_config.py"},
+        mode=0o644)
+    notebook = Image(NOTEBOOK_IMAGE, [*python_layers(), jupyter], {
+        "Env": [*environment, f"HOME={NOTEBOOK_HOME}", "NB_USER=jovyan", "SHELL=/bin/bash"],
+        "Cmd": ["jupyterhub-singleuser"], "User": user, "WorkingDir": NOTEBOOK_HOME})
+    hub = Image(HUB_IMAGE, python_layers(HUB_EXTRAS), {
+        "Env": environment, "Cmd": ["jupyterhub"], "User": f"{USER_ID}", "WorkingDir": "/srv/jupyterhub"})
+    return [notebook, hub, Image(PROXY_IMAGE, [debian_layer(), proxy_layer()], {
+        "Env": ["PATH=/opt/configurable-http-proxy/node_modules/.bin:/usr/local/bin:/usr/bin:/bin"],
+        "Cmd": ["configurable-http-proxy"], "User": "65534"})]
+
+
+def proxy_layer() -> Layer:
+    """Node.js (the host's, which `make hub-deps` runs the local hub's proxy with) and configurable-http-proxy."""
+    node = Path(shutil.which("node") or "/usr/bin/node").resolve()
+    modules = layout.REPO / "hub_config" / "node_modules"
+    lock = layout.REPO / "hub_config" / "package-lock.json"
+    with tempfile.TemporaryDirectory() as scratch:
+        archive = Path(scratch) / "node_modules.tar"
+        subprocess.run(["tar", "-C", str(modules.parent), "-cf", str(archive), modules.name], check=True)
+        return step_layer(
+            "proxy", [debian_layer()],
+            "install -m 0755 /tmp/hubml-build/node /usr/local/bin/node\n"
+            "mkdir -p /opt/configurable-http-proxy\n"
+            "tar -C /opt/configurable-http-proxy -xf /tmp/hubml-build/node_modules.tar --no-same-owner",
+            {"node": node, "node_modules.tar": archive},
+            [hashlib.sha256(node.read_bytes()).hexdigest(), lock.read_bytes()])
 
 
 # --- into containerd -------------------------------------------------------------------
@@ -326,8 +379,16 @@ def imported(ctr: list[str]) -> dict[str, str]:
     return {row[0]: row[2] for row in rows if len(row) > 2}
 
 
+def stored_blobs(ctr: list[str]) -> set[str]:
+    """The digests of the blobs in containerd's content store."""
+    listed = subprocess.run([*ctr, "content", "ls", "--quiet"], capture_output=True, text=True, check=True).stdout
+    return set(listed.split())
+
+
 def ensure_imported(images: list[Image], ctr: list[str]) -> None:
-    """Import each image into containerd unless it already holds that exact manifest under that name."""
+    """Import each image into containerd unless it already holds that exact manifest under that name. Layers
+    containerd already stores are left out of the archive: it finds them by digest (images share their big
+    Python layers, so a second image costs its own small layers alone)."""
     held = imported(ctr)
     for image in images:
         config, manifest = manifest_of(image)
@@ -337,13 +398,14 @@ def ensure_imported(images: list[Image], ctr: list[str]) -> None:
         process = subprocess.Popen([*ctr, "images", "import", "-"], stdin=subprocess.PIPE,
                                    stdout=subprocess.DEVNULL)
         with tarfile.open(fileobj=process.stdin, mode="w|") as archive:
-            _write_oci_archive(archive, image, config, manifest)
+            _write_oci_archive(archive, image, config, manifest, stored_blobs(ctr))
         process.stdin.close()
         if process.wait() != 0:
             raise RuntimeError(f"ctr could not import {image.name}")
 
 
-def _write_oci_archive(archive: tarfile.TarFile, image: Image, config: bytes, manifest: bytes) -> None:
+def _write_oci_archive(archive: tarfile.TarFile, image: Image, config: bytes, manifest: bytes,
+                       stored: set[str]) -> None:
     digest, size = _blob(manifest)
     index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [{
         "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size,
@@ -356,6 +418,8 @@ def _write_oci_archive(archive: tarfile.TarFile, image: Image, config: bytes, ma
         info.size = len(data)
         archive.addfile(info, io.BytesIO(data))
     for layer in image.layers:
+        if layer.digest in stored:
+            continue
         info = tarfile.TarInfo(f"blobs/sha256/{layer.digest[7:]}")
         info.size = layer.size
         with open(layer.tar, "rb") as handle:

@@ -1,7 +1,8 @@
 """`make cluster` and `make cluster-down`: bring the single-node cluster up, or take it down and remove its state.
 
     up:   build (cached) -> certificates -> storage -> etcd -> API server -> controllers -> containerd and images
-          -> kubelet and kube-proxy -> node Ready -> cluster DNS answering -> the developer's namespace -> .cluster/env
+          -> kubelet and kube-proxy -> node Ready -> cluster DNS answering -> volume provisioner
+          -> the developer's namespace -> .cluster/env
     down: node (pods, containers, networks, mounts) -> control plane -> storage -> .cluster/ and /run/hubml-cluster
 
 `up` is idempotent: what already runs is left alone, so on a running cluster
@@ -10,6 +11,7 @@ same `up()`.
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -46,10 +48,12 @@ def up(verbose: bool = True) -> Cluster:
     if _recorded_node_ip() not in (None, node_ip):  # state made on another machine or network
         down()
     if is_up():
-        # hubml's own code may have changed since: its images are rebuilt (cached by a hash of the
-        # sources) and imported again only if they differ, so pods always run the code under test.
-        images.ensure_imported(images.hubml_images(), node.CTR)
-        return _describe(node_ip)
+        # hubml's own code (or this checkout's addons) may have changed since: images are rebuilt (cached by
+        # a hash of their sources) and imported again only if they differ, so pods always run the code under
+        # test, and the addons are applied again, which changes nothing where nothing changed.
+        images.ensure_imported(images.system_images() + images.hubml_images(), node.CTR)
+        _apply_addons(addons.admin_client(str(admin_kubeconfig())))
+        return describe(node_ip)
     complete = layout.STATE / "up"  # written last: everything below was done
     started = time.monotonic()
     say = print if verbose else (lambda *_: None)
@@ -72,13 +76,18 @@ def up(verbose: bool = True) -> Cluster:
     node.start_kube_proxy(binaries, server)
     api = addons.admin_client(str(admin))
     _wait_for_node(api)
-    addons.apply(api, addons.coredns())
+    _apply_addons(api)
     _wait_for_dns()
-    cluster = _describe(node_ip)
+    cluster = describe(node_ip)
     addons.developer_namespace(api, cluster.environment)
     complete.write_text(f"{time.monotonic() - started:.0f} s\n")
     say(f"cluster: up in {time.monotonic() - started:.0f} s", flush=True)
     return cluster
+
+
+def _apply_addons(api) -> None:
+    addons.apply(api, addons.coredns())
+    addons.apply(api, addons.local_path_storage())
 
 
 def is_up() -> bool:
@@ -150,10 +159,18 @@ def _wait_for_dns() -> None:
                        f"{DNS_READY_SECONDS:g} s; see `kubectl -n kube-system logs deploy/coredns`")
 
 
-def _describe(node_ip: str) -> Cluster:
-    kubeconfig = layout.STATE / "kubeconfigs" / "admin.yaml"
+def admin_kubeconfig() -> Path:
+    return layout.STATE / "kubeconfigs" / "admin.yaml"
+
+
+def describe(node_ip: str) -> Cluster:
+    """The running cluster, written to .cluster/env: kubeconfig, hubml's settings, and the hub's, once installed."""
+    kubeconfig = admin_kubeconfig()
     environment = {"KUBECONFIG": str(kubeconfig), "HUBML_BACKEND": "kubernetes", **addons.hubml_environment(),
                    "HUBML_STORAGE": storage.storage_url(), **storage.environment(node_ip)}
+    hub_record = layout.STATE / "hub.json"
+    if hub_record.exists():
+        environment.update(json.loads(hub_record.read_text()))
     env_file = state("env")
     env_file.write_text("".join(f"export {key}={shlex.quote(value)}\n" for key, value in environment.items()))
     return Cluster(kubeconfig, env_file, node_ip, environment)

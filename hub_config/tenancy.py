@@ -1,7 +1,7 @@
 """Per-user namespaces on Kubernetes: the hub's pre-spawn hook that writes them before a notebook starts.
 
 Each user works in namespace `hubml-<user>` (KubeSpawner's `user_namespace_template`). What that
-namespace holds (ServiceAccounts, Role, RoleBinding, ResourceQuota, LimitRange, the storage Secret) is
+namespace holds (ServiceAccounts, Role, RoleBinding, NetworkPolicies, ResourceQuota, LimitRange, the storage Secret) is
 defined once, in hubml/backends/kubernetes/tenancy.py, which `hubml` and its tests also use; here it is
 applied through KubeSpawner's own API client. The storage keys are copied from the hub's namespace:
 `<shared>-<user>` if the admin made one, else the shared Secret `$HUBML_STORAGE_SECRET` (by default
@@ -33,17 +33,19 @@ async def ensure_user_namespace(spawner: Any, quota: dict[str, str]) -> None:
 
     core = shared_client("CoreV1Api")
     rbac = shared_client("RbacAuthorizationV1Api")
+    networking = shared_client("NetworkingV1Api")
     namespace, user = spawner.namespace, spawner.user.name
     await _create_or_keep(core.create_namespace, None, namespace_object(namespace, user))
     writers = {
         "ServiceAccount": (core.create_namespaced_service_account, None),
         "Role": (rbac.create_namespaced_role, rbac.replace_namespaced_role),
         "RoleBinding": (rbac.create_namespaced_role_binding, rbac.replace_namespaced_role_binding),
+        "NetworkPolicy": (networking.create_namespaced_network_policy, networking.replace_namespaced_network_policy),
         "ResourceQuota": (core.create_namespaced_resource_quota, core.replace_namespaced_resource_quota),
         "LimitRange": (core.create_namespaced_limit_range, core.replace_namespaced_limit_range),
         "Secret": (core.create_namespaced_secret, core.replace_namespaced_secret),
     }
-    objects = namespace_manifests(namespace, user, quota or None)
+    objects = namespace_manifests(namespace, user, quota or None, hub_namespace=_hub_namespace())
     keys = await _read_storage_keys(core, user)
     if keys:
         objects.append(storage_secret(namespace, user, keys))
@@ -56,7 +58,7 @@ async def _read_storage_keys(core: Any, user: str) -> dict[str, str]:
     """The user's own Secret in the hub's namespace, else the shared one, else none (decoded)."""
     from kubernetes_asyncio.client.rest import ApiException
 
-    hub_namespace = os.environ.get("POD_NAMESPACE", "default")
+    hub_namespace = _hub_namespace()
     shared = os.environ.get("HUBML_STORAGE_SECRET") or STORAGE_SECRET  # the chart's storage.s3.existingSecret
     for name in (f"{shared}-{user}", shared):
         try:
@@ -68,6 +70,10 @@ async def _read_storage_keys(core: Any, user: str) -> dict[str, str]:
         return {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()
                 if key in STORAGE_KEYS}
     return {}
+
+
+def _hub_namespace() -> str:
+    return os.environ.get("POD_NAMESPACE", "default")
 
 
 async def _create_or_keep(create: Any, replace: Any, manifest: dict[str, Any], namespace: str | None = None) -> None:

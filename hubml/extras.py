@@ -17,7 +17,7 @@ PROVIDES: dict[str, tuple[str, ...]] = {
     "serve": ("tensorflow", "tensorflow_serving", "grpc", "simdjson", "prometheus_client", "uvloop", "httptools"),
     "tune": ("optuna", "pandas", "matplotlib"),
     "kubernetes": ("kubernetes",),
-    "hub": ("jupyterhub", "kubespawner", "jupyterhub_idle_culler"),
+    "hub": ("jupyterhub", "kubespawner", "jupyterhub_idle_culler", "oauthenticator"),
     "lab": ("jupyterlab", "jupyter_server", "jupyter_server_proxy"),
 }
 

@@ -189,7 +189,7 @@ def test_the_mounted_config_loads_in_kubernetes_mode_with_the_charts_environment
     assert loaded["slugs"] == ["cpu-small", "cpu-large", *gpu_slugs]
     assert loaded["namespace"] == "hubml-{username}"
     assert loaded["hub"] == "hub.hubml-system.svc"
-    assert loaded["services"] == ["idle-culler"]
+    assert loaded["services"] == ["idle-culler", "hubml-admin"]  # the API token is set (here, from a Secret)
 
 
 @pytest.mark.parametrize("values, message", [

@@ -133,10 +133,11 @@ def test_gpu_images_use_the_tensorflow_version_of_the_core():
 
 
 def test_the_hub_image_runs_the_versions_the_tests_exercise():
-    """hubml[hub] (JupyterHub, KubeSpawner, the idle culler, no TensorFlow) under the suite's constraints."""
+    """hubml[hub] (JupyterHub, KubeSpawner, the idle culler, OAuthenticator; no TensorFlow) under the suite's
+    constraints."""
     text = (IMAGES / "hub" / "Dockerfile").read_text()
     assert '-c /src/requirements/constraints.txt "/src[hub]"' in text
-    for package in ("jupyterhub", "jupyterhub-kubespawner", "jupyterhub-idle-culler"):
+    for package in ("jupyterhub", "jupyterhub-kubespawner", "jupyterhub-idle-culler", "oauthenticator"):
         requirement_pin(package)
     assert "/usr/local/etc/jupyterhub/hub_config/jupyterhub_config.py" in text  # where the chart mounts it
 

@@ -24,10 +24,10 @@ HUB_NAMESPACE = "hubml-system"
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda profile: profile["slug"])
 def test_every_object_validates_strictly(profile):
     objects = [tenancy.namespace_object("hubml-ada", "ada"),
-               *tenancy.namespace_manifests("hubml-ada", "ada", profile_quota(profile)),
+               *tenancy.namespace_manifests("hubml-ada", "ada", profile_quota(profile), hub_namespace=HUB_NAMESPACE),
                tenancy.storage_secret("hubml-ada", "ada", {"AWS_ACCESS_KEY_ID": "key", "AWS_SECRET_ACCESS_KEY": "s"})]
     assert [o["kind"] for o in objects] == ["Namespace", "ServiceAccount", "ServiceAccount", "Role", "RoleBinding",
-                                            "ResourceQuota", "LimitRange", "Secret"]
+                                            "NetworkPolicy", "NetworkPolicy", "ResourceQuota", "LimitRange", "Secret"]
     for manifest in objects:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
@@ -36,6 +36,7 @@ def chart_hub_account(admin: k8s.ApiClient) -> None:
     """The chart's hub ServiceAccount, ClusterRole and binding, rendered by Helm and applied as they are."""
     import helm_python as helm
     from cluster import addons
+    from cluster.hub import HUB_POD_SECURITY
     from hub_testing import REPO_ROOT
 
     with helm.Chart.load(REPO_ROOT / "helm" / "hubml") as chart:
@@ -45,7 +46,9 @@ def chart_hub_account(admin: k8s.ApiClient) -> None:
     for each in objects:
         if each["kind"] == "ServiceAccount":
             each["metadata"]["namespace"] = HUB_NAMESPACE
-    addons.apply(admin, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": HUB_NAMESPACE}}, *objects])
+    namespace = {"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": HUB_NAMESPACE, "labels": dict(HUB_POD_SECURITY)}}  # as `make cluster-hub`
+    addons.apply(admin, [namespace, *objects])
 
 
 @pytest.fixture
@@ -122,6 +125,11 @@ def test_the_pre_spawn_hook_creates_then_updates_the_namespace_objects(hub, kube
     limits = core.read_namespaced_limit_range(tenancy.LIMIT_RANGE_NAME, namespace).spec.limits[0]
     assert set(limits.default_request) == {"cpu", "memory"}
     assert stored_keys(kube_admin, namespace) == {"AWS_ACCESS_KEY_ID": "team-key", "AWS_SECRET_ACCESS_KEY": "team-secret"}
+    policies = {each.metadata.name: each for each in
+                k8s.NetworkingV1Api(kube_admin).list_namespaced_network_policy(namespace).items}
+    assert set(policies) == {tenancy.SAME_NAMESPACE_POLICY, tenancy.FROM_HUB_POLICY}
+    (from_hub,) = policies[tenancy.FROM_HUB_POLICY].spec.ingress[0]._from
+    assert from_hub.namespace_selector.match_labels == {"kubernetes.io/metadata.name": HUB_NAMESPACE}
 
 
 def test_a_users_own_storage_secret_wins_over_the_shared_one(hub, kube_admin):

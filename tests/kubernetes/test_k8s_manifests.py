@@ -65,8 +65,8 @@ def test_every_endpoint_object_validates_strictly(spec):
 def test_rbac_and_quota_validate_strictly():
     objects = tenancy.namespace_manifests(NAMESPACE, "alice@example.com", {"requests.cpu": "4", "pods": "20"})
     assert [each["kind"] for each in objects] == ["ServiceAccount", "ServiceAccount", "Role", "RoleBinding",
-                                                  "ResourceQuota", "LimitRange"]
-    for manifest in objects + tenancy.namespace_manifests(NAMESPACE, "bob"):
+                                                  "NetworkPolicy", "ResourceQuota", "LimitRange"]
+    for manifest in objects + tenancy.namespace_manifests(NAMESPACE, "bob", hub_namespace="hubml-system"):
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
 
@@ -217,7 +217,7 @@ def test_the_notebook_role_stays_in_its_namespace_and_reads_secrets_only():
     assert set(verbs) == {("batch", "jobs"), ("batch", "cronjobs"), ("", "pods"), ("", "pods/log"), ("", "services"),
                           ("", "configmaps"), ("apps", "deployments"), ("", "secrets"), ("", "resourcequotas"),
                           ("", "limitranges"), ("", "events")}
-    assert verbs["", "events"] == verbs["", "limitranges"] == ["get", "list", "watch"]
+    assert verbs["", "events"] == verbs["", "limitranges"] == verbs["", "pods"] == ["get", "list", "watch"]
     assert verbs["", "secrets"] == ["get", "list", "watch"]
     assert "*" not in json.dumps(role["rules"])
 
