@@ -9,10 +9,12 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): setup.py requirements/base.txt requirements/test.txt
+# hubml with every extra, and what the suite needs, at the exact versions of requirements/constraints.txt.
+$(STAMP): setup.py requirements/constraints.txt requirements/test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade uv
-	$(UV) pip install --python $(PY) --compile-bytecode -r requirements/base.txt -r requirements/test.txt -e .
+	$(UV) pip install --python $(PY) --compile-bytecode -c requirements/constraints.txt -r requirements/test.txt \
+		-e '.[all]'
 	touch $@
 
 # The local hub: prints its URL and how to log in; the quick-start notebook is in every new user's home.

@@ -12,11 +12,13 @@ The images carry the names a real cluster pulls (`ghcr.io/hubml/runtime:0.1.0`,
 `registry.k8s.io/pause:3.10`, ...), so the manifests are the same everywhere;
 `images/*/Dockerfile` build the same images for a registry. The hubml images
 share their layers: a Debian bookworm rootfs with Python (debootstrap), a
-virtual environment with requirements/base.txt (uv, from its warm cache), and
-hubml itself (a wheel of this checkout). The notebook image is the runtime's
-layers with Jupyter's configuration on top; the hub's has its own environment
-(images/hub/requirements.txt, no TensorFlow); the proxy's is Debian with the
-host's Node.js and the configurable-http-proxy that `make hub-deps` installed.
+virtual environment with what hubml's wheel requires with the image's extras, at
+the versions of requirements/constraints.txt (uv, from its warm cache), and
+hubml itself (a wheel of this checkout). The runtime, model-fetch and notebook
+images share one environment, `hubml[all]`; the notebook adds Jupyter's
+configuration on top. The hub's has its own, `hubml[hub]` (no TensorFlow); the
+proxy's is Debian with the host's Node.js and the configurable-http-proxy that
+`make hub-deps` installed.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -48,6 +51,10 @@ VOLUME_HELPER_IMAGE = "localhost/hubml/volume-helper:bookworm"
 NOTEBOOK_IMAGE, HUB_IMAGE = "ghcr.io/hubml/notebook:0.1.0", "ghcr.io/hubml/hub:0.1.0"
 PROXY_IMAGE = "quay.io/jupyterhub/configurable-http-proxy:5.2.0"
 NOTEBOOK_HOME = "/home/jovyan"
+# One environment for the runtime, model-fetch and notebook images (the notebook needs every extra but the hub's
+# own; sharing the layer keeps one copy of TensorFlow), and the hub's.
+SHARED_EXTRAS, HUB_EXTRAS = ("all",), ("hub",)
+CONSTRAINTS = layout.REPO / "requirements" / "constraints.txt"
 UV = layout.REPO / ".venv" / "bin" / "uv"
 UV_CACHE = Path(os.environ.get("UV_CACHE_DIR") or Path.home() / ".cache" / "uv")
 
@@ -218,15 +225,17 @@ def files_layer(name: str, files: dict[str, Path], mode: int = 0o755) -> Layer:
 # --- the images ----------------------------------------------------------------------
 
 
-def python_layers(requirements: Path | None = None) -> list[Layer]:
-    """Debian with Python, a virtual environment with `requirements` (hubml's own by default), then hubml."""
+def python_layers(extras: tuple[str, ...] = SHARED_EXTRAS) -> list[Layer]:
+    """Debian with Python, a virtual environment with what `hubml[extras]` requires, then hubml."""
     debian = debian_layer()
-    requirements = requirements or layout.REPO / "requirements" / "base.txt"
+    wheel = hubml_wheel()
+    requirements = image_requirements(wheel, extras)
     environment = step_layer(
         "venv", [debian], f"/tmp/hubml-build/uv venv --quiet {VENV} --python {PYTHON}\n"
-                          f"/tmp/hubml-build/uv pip install --quiet --python {VENV}/bin/python -r /tmp/hubml-build/base.txt",
-        {"base.txt": requirements}, [requirements.read_bytes()])
-    wheel = hubml_wheel()
+                          f"/tmp/hubml-build/uv pip install --quiet --python {VENV}/bin/python "
+                          "-c /tmp/hubml-build/constraints.txt -r /tmp/hubml-build/requirements.txt",
+        {"requirements.txt": requirements, "constraints.txt": CONSTRAINTS},
+        [requirements.read_bytes(), CONSTRAINTS.read_bytes()])
     hubml = step_layer(
         "hubml", [debian, environment],
         f"/tmp/hubml-build/uv pip install --quiet --no-deps --python {VENV}/bin/python /tmp/hubml-build/{wheel.name}\n"
@@ -239,7 +248,7 @@ def hubml_wheel() -> Path:
     """A wheel of this checkout (pure Python), rebuilt when its sources change."""
     sources = [path for folder in ("hubml", "magics", "extension") for path in (layout.REPO / folder).rglob("*")
                if path.is_file() and "node_modules" not in path.parts and "__pycache__" not in path.parts]
-    sources += [layout.REPO / "setup.py", layout.REPO / "requirements" / "base.txt"]
+    sources.append(layout.REPO / "setup.py")
     key = _key(*(f"{path.relative_to(layout.REPO)}\0{hashlib.sha256(path.read_bytes()).hexdigest()}"
                  for path in sorted(sources)))
     folder = layout.CACHE / "wheels" / key
@@ -253,6 +262,27 @@ def hubml_wheel() -> Path:
                 shutil.move(str(built), folder / built.name)
         wheels = list(folder.glob("*.whl"))
     return wheels[0]
+
+
+def image_requirements(wheel: Path, extras: tuple[str, ...]) -> Path:
+    """What the wheel requires with `extras` (its METADATA's Requires-Dist), written beside it: the venv
+    layer's input, so that layer is rebuilt when the requirements change, not when hubml's source does."""
+    from email.parser import Parser
+
+    from packaging.requirements import Requirement
+
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
+        metadata = Parser().parsestr(archive.read(name).decode())
+    wanted = []
+    for line in metadata.get_all("Requires-Dist") or []:
+        requirement = Requirement(line)
+        if requirement.marker is None or any(requirement.marker.evaluate({"extra": extra}) for extra in extras):
+            requirement.marker = None
+            wanted.append(str(requirement))
+    path = wheel.with_name(f"requirements-{'-'.join(extras)}.txt")
+    path.write_text("".join(f"{line}\n" for line in sorted(set(wanted))))
+    return path
 
 
 def hubml_images() -> list[Image]:
@@ -295,7 +325,7 @@ def hub_images() -> list[Image]:
     notebook = Image(NOTEBOOK_IMAGE, [*python_layers(), jupyter], {
         "Env": [*environment, f"HOME={NOTEBOOK_HOME}", "NB_USER=jovyan", "SHELL=/bin/bash"],
         "Cmd": ["jupyterhub-singleuser"], "User": user, "WorkingDir": NOTEBOOK_HOME})
-    hub = Image(HUB_IMAGE, python_layers(layout.REPO / "images" / "hub" / "requirements.txt"), {
+    hub = Image(HUB_IMAGE, python_layers(HUB_EXTRAS), {
         "Env": environment, "Cmd": ["jupyterhub"], "User": f"{USER_ID}", "WorkingDir": "/srv/jupyterhub"})
     return [notebook, hub, Image(PROXY_IMAGE, [debian_layer(), proxy_layer()], {
         "Env": ["PATH=/opt/configurable-http-proxy/node_modules/.bin:/usr/local/bin:/usr/bin:/bin"],

@@ -6,6 +6,8 @@
 
 The public API is re-exported here lazily, so `import hubml` inside a training
 job (for `hubml.report`) does not import the client, IPython or TensorFlow.
+Submodules load on first attribute access too, as `tf.keras` and `scipy.stats`
+do: `hubml.keras.ReportCallback()` works after a plain `import hubml`.
 """
 from __future__ import annotations
 
@@ -23,12 +25,20 @@ _EXPORTS = {
     "Endpoint": "hubml.handles",
     "report": "hubml.reporting",
 }
+_SUBMODULES = frozenset({"backends", "batch", "client", "extension", "keras", "magics", "serving", "storage",
+                         "tensorboard", "tuning", "zoo"})
 
 
 def __getattr__(name: str):
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"hubml.{name}")
     raise AttributeError(f"module 'hubml' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})
 
 
 def load_ipython_extension(ipython) -> None:

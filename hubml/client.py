@@ -16,6 +16,7 @@ from traitlets.config import Config
 from hubml import backends
 from hubml.backends.base import Backend
 from hubml.config import Settings
+from hubml.extras import require
 from hubml.handles.endpoint import READY_TIMEOUT_SECONDS, Endpoint
 from hubml.handles.job import Job
 from hubml.specs import DeploySpec, Resources, TrainSpec, slugify
@@ -41,14 +42,15 @@ class Client:
         resources = Resources(**{key: options.pop(key) for key in ("cpu", "memory", "gpus") if key in options})
         return self.submit(TrainSpec(name=name, code=code, resources=resources, **options))
 
-    def job(self, job_id: str) -> Job:
-        return Job(self, self.backend.job(job_id))
+    def job(self, job: str) -> Job:
+        """A job by its id, or by its name (the newest job of that name)."""
+        return Job(self, self.backend.job(job))
 
     def jobs(self) -> list[Job]:
         return [Job(self, record) for record in self.backend.jobs()]
 
-    def cancel(self, job_id: str) -> Job:
-        return self.job(job_id).cancel()
+    def cancel(self, job: str) -> Job:
+        return self.job(job).cancel()
 
     # --- endpoints ----------------------------------------------------------------------
 
@@ -79,6 +81,7 @@ class Client:
 
     def tune(self, spec: TuneSpec) -> Sweep:
         """Validate and start a sweep; returns at once, its driver running detached (see `Sweep.follow`)."""
+        require("tune", "a sweep")
         from hubml.handles.sweep import Sweep
         from hubml.tuning import launch
         from hubml.tuning.records import SweepBook

@@ -131,3 +131,18 @@ class SweepFailed(HubMLError):
 
     def __str__(self) -> str:
         return f"sweep {self.sweep_id} {self.state}: {self.reason}"
+
+
+class MissingExtra(HubMLError, ImportError):
+    """A part of hubml whose optional packages are not installed; `requirement` is what installs them."""
+
+    def __init__(self, feature: str, requirement: str, missing: list[str]):
+        super().__init__(feature, requirement, missing)
+        self.feature = feature
+        self.requirement = requirement
+        self.missing = missing
+
+    def __str__(self) -> str:
+        verb = "is" if len(self.missing) == 1 else "are"
+        return f"{self.feature} needs {', '.join(self.missing)}, which {verb} not installed: " \
+               f"pip install '{self.requirement}'"

@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from hubml.extras import require
 from hubml.reporting import report
 
+require("tensorflow", "hubml.keras")
 if os.environ.get("TF_USE_LEGACY_KERAS") == "1":
     import tf_keras as keras
 else:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubml import storage
 from hubml.exceptions import BackendError
+from hubml.extras import require
 
 if TYPE_CHECKING:
     from hubml.client import Client
@@ -137,6 +138,7 @@ def build_view(folder: str, runs: dict[str, str]) -> None:
 
 def start(client: Client, key: str, runs: dict[str, str]) -> TensorBoard:
     """Find the TensorBoard already serving `key`, or start one; returns once it answers HTTP."""
+    require("tensorflow", "TensorBoard")
     home = os.path.join(client.settings.home, "tensorboard")
     view = os.path.join(home, "views", key)
     build_view(view, runs)

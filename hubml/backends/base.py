@@ -102,23 +102,25 @@ class Backend(ABC):
                            spec=spec.to_dict())
         return self._submit(record)
 
-    def job(self, job_id: str) -> JobRecord:
-        check_id(job_id)
-        record = self._job(job_id)
+    def job(self, job: str) -> JobRecord:
+        """A job by its id, or by its name: the newest job submitted under that name."""
+        check_id(job)
+        record = self._job(job) or self._newest_named(job)
         if record is None:
-            raise NotFound("job", job_id)
+            raise NotFound("job", job)
         return record
 
     def jobs(self) -> list[JobRecord]:
         return sorted(self._jobs(), key=lambda record: record.submitted_at)
 
-    def cancel(self, job_id: str) -> JobRecord:
-        record = self.job(job_id)
+    def cancel(self, job: str) -> JobRecord:
+        """Cancel a job named by id or name (see `job`)."""
+        record = self.job(job)
         return record if record.final else self._cancel(record)
 
-    def logs(self, job_id: str, follow: bool = False, cursor: dict | None = None) -> Iterator[LogLine]:
+    def logs(self, job: str, follow: bool = False, cursor: dict | None = None) -> Iterator[LogLine]:
         """Every replica's lines, attempt by attempt; with `follow`, until the job is final."""
-        return self._logs(self.job(job_id), follow, cursor)
+        return self._logs(self.job(job), follow, cursor)
 
     def metrics(self, job_id: str) -> list[dict[str, Any]]:
         url = storage.join(self.job_url(check_id(job_id)), "metrics.jsonl")
@@ -138,6 +140,10 @@ class Backend(ABC):
         return storage.join(self.settings.storage, "jobs", job_id)
 
     # --- primitives each backend supplies ----------------------------------------
+
+    def _newest_named(self, name: str) -> JobRecord | None:
+        named = [record for record in self._jobs() if record.name == name]
+        return max(named, key=lambda record: record.submitted_at, default=None)
 
     def _check_capacity(self, spec: TrainSpec) -> None:
         """Refuse, before anything is stored, a job that could never be scheduled."""

@@ -52,8 +52,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hubml.extras import require
     from hubml.serving import prepare_server_process
 
+    require("serve", "hubml serve")
     prepare_server_process()
     from hubml.exceptions import InvalidArgument
     from hubml.serving import config

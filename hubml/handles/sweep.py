@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hubml.exceptions import SweepFailed
+from hubml.extras import require
 from hubml.handles.base import Handle
 from hubml.handles.job import Job
 from hubml.redaction import redact_spec
@@ -41,6 +42,7 @@ class Sweep(Handle):
     @property
     def trials(self) -> Any:
         """A pandas DataFrame, one row per trial: its parameters, state, objective, last epoch, duration, job."""
+        require("tune", "Sweep.trials")
         import pandas
 
         record = self.record

@@ -171,6 +171,9 @@ class PredictClient:
     def _grpc_stubs(self) -> dict:
         with self._stubs_lock:  # one channel per client, however many threads call it
             if self._stubs is None:
+                from hubml.extras import require
+
+                require("serve", "the predict client over gRPC")
                 import grpc
                 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 

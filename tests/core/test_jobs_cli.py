@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from wait_helpers import wait_for
 
 
 def hubml(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -40,3 +41,17 @@ def test_submit_follow_describe_logs_cancel(hubml_home, tmp_path):
     sleeper = detached.stdout.split()[1]
     assert hubml("jobs", "cancel", sleeper).stdout.strip() in (f"{sleeper} CANCELLED", f"{sleeper} SUCCEEDED")
     assert hubml("jobs", "describe", "no-such-job-000000").returncode == 1
+
+
+def test_a_jobs_name_works_wherever_its_id_does(hubml_home, tmp_path):
+    """describe, logs and cancel take the name a job was submitted under: its newest job."""
+    (tmp_path / "train.py").write_text("import time\nprint('sleeps', seconds, flush=True)\ntime.sleep(seconds)\n")
+    assert hubml("jobs", "submit", "train.py", "--name", "nightly", "--hparam", "seconds=0", cwd=tmp_path).returncode == 0
+    newest = hubml("jobs", "submit", "train.py", "--name", "nightly", "--hparam", "seconds=120", "--detach",
+                   cwd=tmp_path).stdout.split()[1]
+    assert json.loads(hubml("jobs", "describe", "nightly", "--output", "json").stdout)["id"] == newest
+    wait_for(lambda: "[worker-0] sleeps 120" in hubml("jobs", "logs", "nightly").stdout, timeout=60,
+             what="the newest job's log line", interval=0.5)
+    assert hubml("jobs", "cancel", "nightly").stdout.strip() == f"{newest} CANCELLED"
+    unknown = hubml("jobs", "describe", "never-submitted")
+    assert unknown.returncode == 1 and "no job named 'never-submitted'" in unknown.stderr

@@ -7,6 +7,7 @@ import textwrap
 import time
 
 import pytest
+from wait_helpers import wait_for
 
 from hubml.exceptions import InvalidArgument, JobFailed, NotFound
 
@@ -79,8 +80,20 @@ def test_cancel_ends_every_replica(client):
     pids = _wait_for_pids(job, 3)
     job.cancel()
     assert job.state == "CANCELLED" and job.record.reason == "cancelled by user"
-    time.sleep(0.5)
-    assert not [pid for pid in pids if _running(pid)]
+    wait_for(lambda: not [pid for pid in pids if _running(pid)], timeout=30, what="every replica to end")
+
+
+def test_a_jobs_name_finds_its_newest_job_wherever_an_id_does(client):
+    client.train("print('first')", name="twice").wait()
+    second = client.train("print('second')", name="twice").wait()
+    assert client.job("twice").id == second.id
+    assert "second" in [line.text for line in client.backend.logs("twice")]
+    assert "first" not in [line.text for line in client.backend.logs("twice")]
+    running = client.train("import time\ntime.sleep(120)", name="long")
+    assert client.cancel("long").id == running.id and running.state == "CANCELLED"
+    with pytest.raises(NotFound) as error:
+        client.job("never-submitted")
+    assert str(error.value) == "no job named 'never-submitted'"
 
 
 def test_queue_waits_for_capacity(hubml_home, monkeypatch):

@@ -50,8 +50,9 @@ def test_deploy_button_then_endpoint_widget_try_it(submit, client, eventually):
     widget = JobWidget(job, interval=FAST)
     eventually(lambda: widget.deploy_button.layout.display == "", timeout=120)
     widget.deploy_button.click()
-    eventually(lambda: widget.endpoint is not None, timeout=120)
-    assert "deployed doubler version 1" in widget.message.value
+    # The message is the action's last word, written after `widget.endpoint` and the endpoint's widget are set.
+    eventually(lambda: "deployed doubler version 1" in widget.message.value, timeout=120)
+    assert widget.endpoint is not None
 
     endpoint = widget.children[-1]  # the job's widget shows the endpoint it deployed
     assert isinstance(endpoint, EndpointWidget) and endpoint.endpoint.name == "doubler"

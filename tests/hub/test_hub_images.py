@@ -41,11 +41,11 @@ def pinned_requirement(requirement: str) -> bool:
 
 
 def requirement_pin(name: str) -> str:
-    for requirements in ("base.txt", "test.txt"):
-        for line in (REPO_ROOT / "requirements" / requirements).read_text().splitlines():
-            if line.startswith(f"{name}=="):
-                return line.split("==")[1].strip()
-    raise AssertionError(f"{name} is not pinned in requirements/")
+    """The version the suite runs (requirements/constraints.txt, which `make venv` installs with)."""
+    for line in (REPO_ROOT / "requirements" / "constraints.txt").read_text().splitlines():
+        if line.startswith(f"{name}=="):
+            return line.split("==")[1].strip()
+    raise AssertionError(f"{name} is not pinned in requirements/constraints.txt")
 
 
 def test_there_are_hub_notebook_runtime_and_model_fetch_images():
@@ -99,6 +99,17 @@ def test_base_images_and_pip_installs_are_pinned_and_the_last_user_is_not_root(d
     assert users and users[-1] not in ("root", "0"), f"{dockerfile} runs as root"
 
 
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.parent.name)
+def test_hubml_is_installed_at_the_versions_the_suite_runs(dockerfile):
+    """Every pip install of hubml's source goes through requirements/constraints.txt."""
+    for keyword, arguments in instructions(dockerfile):
+        for command in arguments.split("&&") if keyword == "RUN" else []:
+            words = shlex.split(command)
+            sources = [word for word in words if re.fullmatch(r"/(src|opt/hubml)(\[[a-z,]+\])?", word)]
+            if words[:2] == ["pip", "install"] and sources:
+                assert "-c" in words and words[words.index("-c") + 1].endswith("requirements/constraints.txt"), command
+
+
 @pytest.mark.parametrize("dockerfile", NOTEBOOKS, ids=lambda path: path.parent.name)
 def test_notebook_images_follow_the_docker_stacks_conventions(dockerfile):
     parsed = dict(instructions(dockerfile))  # last value of each instruction wins, as in Docker
@@ -122,11 +133,12 @@ def test_gpu_images_use_the_tensorflow_version_of_the_core():
 
 
 def test_the_hub_image_runs_the_versions_the_tests_exercise():
+    """hubml[hub] (JupyterHub, KubeSpawner, the idle culler, OAuthenticator; no TensorFlow) under the suite's
+    constraints."""
     text = (IMAGES / "hub" / "Dockerfile").read_text()
-    pins = (IMAGES / "hub" / "requirements.txt").read_text().split()
-    for package in ("jupyterhub", "jupyterhub-kubespawner", "jupyterhub-idle-culler"):
-        assert f"{package}=={requirement_pin(package)}" in pins
-    assert "-r /tmp/hub-requirements.txt" in text
+    assert '-c /src/requirements/constraints.txt "/src[hub]"' in text
+    for package in ("jupyterhub", "jupyterhub-kubespawner", "jupyterhub-idle-culler", "oauthenticator"):
+        requirement_pin(package)
     assert "/usr/local/etc/jupyterhub/hub_config/jupyterhub_config.py" in text  # where the chart mounts it
 
 

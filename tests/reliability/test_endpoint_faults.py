@@ -12,12 +12,14 @@ import signal
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 from wait_helpers import wait_for
 
 from hubml.client import Client
+from hubml.serving.metrics import METRICS_PATH
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -48,13 +50,22 @@ def served(tmp_path_factory):
             client.undeploy("halves")
 
 
+def predicts_answered(endpoint) -> float:
+    """The server's own count of successful predicts, from its Prometheus page (TF Serving's metric names)."""
+    with urllib.request.urlopen(f"{endpoint.rest_url}{METRICS_PATH}", timeout=10) as response:
+        page = response.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in page.splitlines()
+               if line.startswith(":tensorflow:serving:request_count_total{") and 'API="predict"' in line
+               and 'status="OK"' in line)
+
+
 def test_a_new_model_version_appears_under_sustained_load_with_zero_failed_requests(served):
     client, endpoint, base = served
     outcome = {}
     load = threading.Thread(target=lambda: outcome.update(
         result=run_load(endpoint.predict_url, seconds=15, concurrency=8)))
     load.start()
-    time.sleep(3)
+    wait_for(lambda: predicts_answered(endpoint) >= 100, timeout=60, what="version 1 answering the load")
     incoming = base / ".incoming"  # written whole, then renamed: a server never sees half a version
     shutil.copytree(HALF_PLUS_THREE, incoming)
     incoming.rename(base / "2")

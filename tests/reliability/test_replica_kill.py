@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import time
 
 from fault_helpers import replica_pids
 from wait_helpers import wait_for
@@ -22,8 +21,9 @@ class Announce(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         print(f"attempt {{os.environ['HUBML_ATTEMPT']}} begins epoch {{epoch + 1}}", flush=True)
 
-    def on_epoch_end(self, epoch, logs=None):
-        time.sleep(1.0)  # after ReportCallback reported and backed up the epoch: room for the kill
+    def on_epoch_end(self, epoch, logs=None):  # runs after ReportCallback reported and backed up the epoch
+        print(f"attempt {{os.environ['HUBML_ATTEMPT']}} backed up epoch {{epoch + 1}}", flush=True)
+        time.sleep(1.0)  # room for the kill
 
 x = np.random.default_rng(0).random((64, 4), dtype="float32")
 model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
@@ -41,8 +41,8 @@ def epochs_begun(job, attempt: int) -> list[int]:
 
 def test_a_replica_killed_mid_run_is_retried_and_resumes_from_its_checkpoint(client):
     job = client.train(TRAINER, name="resumable", retries=1)
-    wait_for(lambda: len(job.metrics()) >= 2, timeout=180, what="two epochs reported")
-    time.sleep(0.3)  # the second epoch's backup is written before its 1 s pause ends
+    wait_for(lambda: any(line.text == "attempt 1 backed up epoch 2" for line in job.logs()), timeout=180,
+             what="the second epoch reported and backed up")
     reported_before_kill = len(job.metrics())
     (pid,) = replica_pids(job.id, attempt=1)
     os.kill(pid, signal.SIGKILL)

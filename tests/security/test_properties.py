@@ -21,7 +21,7 @@ from hubml.specs import MAX_NAME_LENGTH, MEMORY_UNITS, NAME_PATTERN, DeploySpec,
     parse_memory
 from hubml.tfconfig import ROLE_ORDER, cluster_spec, decider, replica_names, tf_config
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 NAME_ALPHABET = string.ascii_lowercase + string.digits + "-"
 names = st.from_regex(NAME_PATTERN, fullmatch=True).filter(lambda name: len(name) <= MAX_NAME_LENGTH)
 nasty_text = st.text(st.characters(codec="utf-8"), max_size=60) | st.sampled_from(

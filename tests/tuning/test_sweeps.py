@@ -5,9 +5,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from wait_helpers import wait_for
 
 from hubml.exceptions import SweepFailed
 from hubml.specs import TrainSpec
@@ -107,8 +107,8 @@ def test_sweep_outlives_the_process_that_started_it_and_is_reattached_by_id(hubm
 
 def test_cancel_ends_the_driver_and_every_running_trial(client):
     sweep = client.tune(tune("cancel", "import time\ntime.sleep(120)\n", ["n=choice(1, 2, 3)"], parallel=2))
-    while sum(trial.state == "RUNNING" for trial in sweep.record.trials) < 2:
-        time.sleep(0.2)
+    wait_for(lambda: sum(trial.state == "RUNNING" for trial in sweep.record.trials) == 2, timeout=120,
+             what="two trials running")
     pid = sweep.record.driver_pid
     cancelled = subprocess.run([sys.executable, "-m", "hubml.cli", "tune", "cancel", sweep.id], capture_output=True,
                                text=True, timeout=60)
@@ -121,12 +121,10 @@ def test_cancel_ends_the_driver_and_every_running_trial(client):
 
 def test_a_lost_driver_is_reported_and_its_trials_can_still_be_cancelled(client):
     sweep = client.tune(tune("lost", "import time\ntime.sleep(120)\n", ["n=choice(1, 2)"]))
-    while not sweep.record.trials or sweep.record.trials[0].state != "RUNNING":
-        time.sleep(0.2)
+    wait_for(lambda: sweep.record.trials and sweep.record.trials[0].state == "RUNNING", timeout=120,
+             what="the first trial running")
     os.kill(sweep.record.driver_pid, signal.SIGKILL)
-    deadline = time.time() + 10
-    while not sweep.done and time.time() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: sweep.done, timeout=10, what="the sweep to notice its lost driver")
     assert (sweep.state, sweep.record.reason) == ("FAILED", "the sweep's driver process was lost")
     job = client.job(sweep.record.trials[0].job_id)
     assert job.state == "RUNNING"

@@ -17,6 +17,7 @@ from hubml.backends.log_files import read_logs
 from hubml.backends.local.store import Store
 from hubml.backends.local.supervisor import STOP_GRACE_SECONDS
 from hubml.exceptions import InvalidArgument
+from hubml.extras import require
 from hubml.specs import TrainSpec
 
 RECORD_FIELDS = ("id", "name", "user", "backend", "spec", "state", "reason", "exit_code", "attempt",
@@ -82,6 +83,7 @@ class LocalBackend(Backend):
         return read_logs(root, follow, lambda: self.job(record.id).final, cursor)
 
     def _deploy(self, spec) -> dict:
+        require("serve", "an endpoint on the local backend (it runs hubml serve)")
         return self.served.deploy(spec)
 
     def _endpoint(self, name: str) -> dict | None:
