@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -111,7 +112,7 @@ class Store:
                 [*fields.values(), job_id, *FINAL])
             return cursor.rowcount == 1
 
-    def admit(self, job_id: str, capacity: dict[str, float], now: float) -> Admission:
+    def admit(self, job_id: str, capacity: dict[str, float]) -> Admission:
         """Atomically move a PENDING job to RUNNING when it heads the queue and its demand fits.
 
         Admitted, it carries the GPU indices given to the job (none when it
@@ -131,8 +132,9 @@ class Store:
             taken = {device for row in running for device in row["devices"]}
             free = [index for index in range(int(capacity.get("gpus", 0))) if index not in taken]
             devices = free[: int(demand.get("gpus", 0))]
+            # The time under the lock: no job's start is stamped before the end of the one that made room for it.
             db.execute("UPDATE jobs SET state = 'RUNNING', reason = '', started_at = ?, devices = ? WHERE id = ?",
-                       (now, json.dumps(devices), job_id))
+                       (time.time(), json.dumps(devices), job_id))
             return Admission(devices)
 
     # --- other objects (endpoints, sweeps): JSON documents by kind and name -------------

@@ -83,7 +83,7 @@ class Supervisor:
         capacity = json.loads(os.environ["HUBML_CAPACITY"])
         said = ""
         while True:
-            admission = self.store.admit(self.job_id, capacity, time.time())
+            admission = self.store.admit(self.job_id, capacity)
             if admission.devices is not None:
                 self.devices = admission.devices
                 return
