@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from overlap import most_at_once
 from wait_helpers import wait_for
 
 JOBS = 60
@@ -23,16 +24,6 @@ RECORDING_JOB = textwrap.dedent("""
     with open(os.path.join(SPANS, os.environ["HUBML_JOB_ID"]), "w") as record:
         record.write(f"{started} {ended}")
 """)
-
-
-def most_at_once(spans: list[tuple[float, float]]) -> int:
-    """The largest number of spans that overlap at any moment (an end before a start at the same instant)."""
-    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
-    running = peak = 0
-    for _, change in events:
-        running += change
-        peak = max(peak, running)
-    return peak
 
 
 def gated_job(gate: Path) -> str:
