@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 
-from hubml.backends.base import JobRecord
 from hubml.client import Client
 from hubml.formatting import memory_size, table
 
@@ -38,18 +36,16 @@ def show_quota(args: argparse.Namespace) -> int:
                     [(row["resource"], amount(row["resource"], row["used"]), amount(row["resource"], row["limit"]),
                       f"{100 * row['used'] / row['limit']:.0f}%" if row["limit"] else "-",
                       row.get("waiting", "-"), row["source"]) for row in rows]))
-    print(queue_line([job.record for job in client.jobs()]))
+    print(queue_line(client.queue()))
     return 0
 
 
-def queue_line(records: list[JobRecord]) -> str:
-    """'3 jobs queued: 2 waiting for earlier jobs to start, 1 waiting for cpu', from their reasons."""
-    queued = [record for record in records if record.state == "PENDING"]
-    if not queued:
+def queue_line(queue: dict[str, int]) -> str:
+    """'4 jobs queued: 3 waiting for earlier jobs to start, 1 waiting for cpu'."""
+    total = sum(queue.values())
+    if not total:
         return "no jobs queued"
-    reasons = Counter(record.reason.removeprefix("queued: ") or "not started yet" for record in queued)
-    return f"{len(queued)} job{'s' if len(queued) != 1 else ''} queued: " + \
-        ", ".join(f"{count} {why}" for why, count in reasons.most_common())
+    return f"{total} job{'s' if total != 1 else ''} queued: " + ", ".join(f"{n} {why}" for why, n in queue.items())
 
 
 def amount(resource: str, value: float) -> str:
