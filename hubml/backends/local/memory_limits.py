@@ -1,8 +1,8 @@
 """A local replica's memory limit, enforced as the machine allows (`c.HubML.memory_enforcement`).
 
 - **cgroup**: the replica runs in a memory cgroup of its own, made under the
-  supervisor's own cgroup (cgroup v1's memory hierarchy; or v2 where the memory
-  controller can be enabled for children: a delegated subtree). The kernel stops
+  supervisor's own cgroup (cgroup v1's memory hierarchy), or on v2 under it or
+  beside it where the memory controller is delegated (`v2_parent`). The kernel stops
   the replica at the limit and touches nothing else; its OOM kill is read from
   `memory.oom_control` (v1) or `memory.events` (v2), so the reason is certain.
   The cgroup is removed when the replica ends.
@@ -225,23 +225,24 @@ def own_hierarchy() -> Hierarchy:
             raise CgroupUnavailable(f"{folder} is not writable by this user")
         return Hierarchy(folder, 1)
     if 2 in mounts and 2 in paths:
-        folder = mounts[2] + paths[2].rstrip("/")
-        enable_memory_for_children(folder)
-        return Hierarchy(folder, 2)
+        return Hierarchy(v2_parent(mounts[2] + paths[2].rstrip("/")), 2)
     raise CgroupUnavailable("this machine mounts no memory cgroup controller")
 
 
-def enable_memory_for_children(folder: str) -> None:
-    """v2: children get the memory controller only if their parent's cgroup.subtree_control names it."""
-    try:
-        with open(os.path.join(folder, "cgroup.subtree_control")) as handle:
-            if "memory" in handle.read().split():
-                return
-        write(folder, "cgroup.subtree_control", "+memory")
-    except OSError as error:
-        # EBUSY: a non-root cgroup holding processes (this one) cannot hand controllers to children.
-        raise CgroupUnavailable(f"the memory controller cannot be enabled under {folder}: {error.strerror}") \
-            from error
+def v2_parent(own: str) -> str:
+    """Where v2 replica cgroups can go: under this process's own cgroup where it hands the memory controller
+    to children (the root cgroup), else beside it, under a parent that does (a delegated subtree: v2 lets
+    no cgroup both hold processes and give its children controllers, so this one cannot). Nothing is enabled
+    here that the machine's owner did not delegate."""
+    for folder in (own, os.path.dirname(own)):
+        try:
+            with open(os.path.join(folder, "cgroup.subtree_control")) as handle:
+                delegated = "memory" in handle.read().split()
+        except OSError:
+            continue
+        if delegated and os.access(folder, os.W_OK):
+            return folder
+    raise CgroupUnavailable(f"no writable cgroup v2 above {own} hands the memory controller to its children")
 
 
 def process_tree(root: int) -> list[int]:
