@@ -14,10 +14,12 @@ from typing import Iterator
 from hubml import storage
 from hubml.backends.base import CANCELLED, FAILED, Backend, JobRecord, LogLine
 from hubml.backends.local.endpoints import LocalEndpoints
+from hubml.backends.local.memory_limits import remove_leftovers
 from hubml.backends.log_files import read_logs
-from hubml.backends.local.store import Store, running_total, shortfall
+from hubml.backends.local.store import LOST_SUPERVISOR, Store, running_total, shortfall
 from hubml.backends.local.supervisor import STOP_GRACE_SECONDS
 from hubml.exceptions import InvalidArgument
+from hubml.processes import supervisor_alive
 from hubml.specs import TrainSpec
 
 RECORD_FIELDS = ("id", "name", "user", "backend", "spec", "state", "reason", "exit_code", "attempt",
@@ -130,23 +132,11 @@ class LocalBackend(Backend):
         pid = row["supervisor_pid"]
         if row["state"] in ("PENDING", "RUNNING") and pid and not supervisor_alive(pid, row["id"]):
             # The supervisor died without a word (machine reboot, SIGKILL): say so instead of RUNNING forever.
-            if self.store.update_job(row["id"], state=FAILED, reason="the job's supervisor process was lost",
+            if self.store.update_job(row["id"], state=FAILED, reason=LOST_SUPERVISOR,
                                      finished_at=time.time()):
+                remove_leftovers(row["id"])
                 row = self.store.job(row["id"])
         return JobRecord(**{name: row[name] for name in RECORD_FIELDS})
-
-
-def supervisor_alive(pid: int, job_id: str) -> bool:
-    """True while `pid` is still this job's supervisor (not a zombie, not a recycled pid)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
-                os.waitpid(pid, os.WNOHANG)
-                return False
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return job_id.encode() in handle.read()
-    except (FileNotFoundError, ChildProcessError):
-        return False
 
 
 def machine_capacity(settings) -> dict[str, float]:

@@ -19,6 +19,7 @@ Standard library only: the supervisor imports it.
 """
 from __future__ import annotations
 
+import glob
 import os
 import signal
 import time
@@ -243,6 +244,24 @@ def v2_parent(own: str) -> str:
         if delegated and os.access(folder, os.W_OK):
             return folder
     raise CgroupUnavailable(f"no writable cgroup v2 above {own} hands the memory controller to its children")
+
+
+def leftover_cgroups(job_id: str) -> list[str]:
+    """The cgroups of this job's replicas still there, where this process's hierarchy would hold them."""
+    try:
+        folder = own_hierarchy().folder
+    except CgroupUnavailable:
+        return []
+    return glob.glob(os.path.join(folder, f"hubml-{glob.escape(job_id)}-*"))
+
+
+def remove_leftovers(job_id: str) -> None:
+    """Remove the cgroups a lost supervisor left of its replicas (empty: the replicas died with it)."""
+    for folder in leftover_cgroups(job_id):
+        try:
+            os.rmdir(folder)
+        except OSError:  # a member not reaped yet: it stays, empty, until the machine restarts
+            pass
 
 
 def process_tree(root: int) -> list[int]:

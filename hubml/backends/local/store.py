@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+LOST_SUPERVISOR = "the job's supervisor process was lost"
 JOB_COLUMNS = ("id", "name", "user", "backend", "spec", "state", "reason", "exit_code", "attempt",
                "submitted_at", "started_at", "finished_at", "supervisor_pid", "demand", "devices")
 

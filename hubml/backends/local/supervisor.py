@@ -24,15 +24,16 @@ import time
 from dataclasses import dataclass
 
 from hubml import storage
-from hubml.backends.local.memory_limits import CgroupUnavailable, Enforcement, MemoryLimit
-from hubml.backends.local.store import Store
+from hubml.backends.local.memory_limits import CgroupUnavailable, Enforcement, MemoryLimit, remove_leftovers
+from hubml.backends.local.store import LOST_SUPERVISOR, Store
 from hubml.formatting import memory_size
-from hubml.processes import die_with_parent
+from hubml.processes import die_with_parent, supervisor_alive
 from hubml.runtime.retries import is_code_error
 from hubml.tfconfig import cluster_spec, decider, replica_names, tf_config
 
 POLL_SECONDS = 0.02
 QUEUE_POLL_SECONDS = 0.2
+LOST_CHECK_SECONDS = 2.0
 STOP_GRACE_SECONDS = 5.0
 PEER_GRACE_SECONDS = 60.0
 
@@ -82,6 +83,7 @@ class Supervisor:
         """Wait in the FIFO queue; the record's reason says what for while it waits."""
         capacity = json.loads(os.environ["HUBML_CAPACITY"])
         said = ""
+        next_check = time.monotonic() + LOST_CHECK_SECONDS
         while True:
             admission = self.store.admit(self.job_id, capacity)
             if admission.devices is not None:
@@ -91,7 +93,19 @@ class Supervisor:
                 said = admission.waiting_for
                 self.store.update_job(self.job_id, reason=f"queued: waiting for {said}")
                 print(f"{self.job_id} queued: waiting for {said}", flush=True)
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + LOST_CHECK_SECONDS
+                self._fail_lost_jobs()
             time.sleep(QUEUE_POLL_SECONDS)
+
+    def _fail_lost_jobs(self) -> None:
+        """A job whose supervisor died without a word (SIGKILL, a reboot) would keep its place in the queue,
+        or its capacity, until someone read its record: the queue says so itself."""
+        for row in self.store.jobs(states=("PENDING", "RUNNING")):
+            pid = row["supervisor_pid"]
+            if row["id"] != self.job_id and pid and not supervisor_alive(pid, row["id"]):
+                self.store.update_job(row["id"], state="FAILED", reason=LOST_SUPERVISOR, finished_at=time.time())
+                remove_leftovers(row["id"])
 
     def _run_attempts(self) -> Outcome:
         attempts = self.spec.get("retries", 0) + 1
