@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -95,6 +96,7 @@ def run(label: str, jobs: int, defaults: dict[str, str], floor: int) -> tuple:
     wall = time.perf_counter() - started
     peak = sampler.stop()
     records = [handle.record for handle in handles]
+    shutil.rmtree(home, ignore_errors=True)  # every job is final: its supervisor has written its last word
     succeeded = [record for record in records if record.state == "SUCCEEDED"]
     durations = [record.duration for record in succeeded]
     turnarounds = [record.finished_at - record.submitted_at for record in succeeded]
