@@ -8,10 +8,13 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
 from wait_helpers import wait_for
+
+from hubml.backends.local.memory_limits import own_hierarchy
 
 # It stops growing at 1 GiB, so a limit that failed to act costs the machine no more than that; the job's
 # timeout then fails the test.
@@ -74,6 +77,18 @@ def test_a_replica_past_its_memory_limit_is_stopped_and_its_neighbour_finishes(h
     assert neighbour.wait(timeout=60).state == "SUCCEEDED" and neighbour.record.attempt == 1
     assert "finished unharmed" in [line.text for line in neighbour.logs()]
     assert "worker-0: memory limit 2 GiB enforced by" in supervisor_log(client, neighbour)  # the default
+
+
+def test_the_next_supervisor_removes_replica_cgroups_a_killed_supervisor_left(client):
+    """What a supervisor SIGKILLed with nobody to notice leaves: an empty replica cgroup, a while ago."""
+    hierarchy = own_hierarchy()
+    leftover = os.path.join(hierarchy.folder, "hubml-killed-000000-1-worker-0")
+    os.mkdir(leftover)
+    an_hour_ago = time.time() - 3600
+    os.utime(leftover, (an_hour_ago, an_hour_ago))
+    job = client.train("print('done')", name="sweeper").wait(timeout=60)
+    assert "enforced by cgroup" in supervisor_log(client, job)
+    assert not os.path.exists(leftover)
 
 
 def test_a_job_within_its_limit_is_left_alone(client):

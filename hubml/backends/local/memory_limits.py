@@ -5,7 +5,8 @@
   beside it where the memory controller is delegated (`v2_parent`). The kernel stops
   the replica at the limit and touches nothing else; its OOM kill is read from
   `memory.oom_control` (v1) or `memory.events` (v2), so the reason is certain.
-  The cgroup is removed when the replica ends.
+  The cgroup is removed when the replica ends (and, should its supervisor be
+  SIGKILLed, by the next supervisor or whoever finds the job lost).
 - **watchdog**: where no cgroup can be made (not root, no delegated subtree),
   the supervisor sums the RSS of the replica's process tree every
   `WATCHDOG_SECONDS` and kills that tree past the limit. An allocation faster
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 REPLICA_OOM_SCORE_ADJ = 500
 WATCHDOG_SECONDS = 0.1
 RELEASE_SECONDS = 10.0
+ABANDONED_SECONDS = 60.0
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -193,7 +195,9 @@ class Enforcement:
             return MemoryLimit()
         if self.mode != "watchdog" and self.fallback is None:
             try:
-                self._hierarchy = self._hierarchy or own_hierarchy()
+                if self._hierarchy is None:
+                    self._hierarchy = own_hierarchy()
+                    remove_abandoned(self._hierarchy)
                 return CgroupLimit(limit, self._hierarchy, name)
             except CgroupUnavailable as error:
                 if self.mode == "cgroup":
@@ -258,10 +262,26 @@ def leftover_cgroups(job_id: str) -> list[str]:
 def remove_leftovers(job_id: str) -> None:
     """Remove the cgroups a lost supervisor left of its replicas (empty: the replicas died with it)."""
     for folder in leftover_cgroups(job_id):
+        remove_if_empty(folder)
+
+
+def remove_abandoned(hierarchy: Hierarchy) -> None:
+    """Remove replica cgroups that stayed empty for a while: a supervisor SIGKILLed with nobody to notice
+    left them (a live replica's cgroup is empty only for the moments around its start and end)."""
+    for folder in glob.glob(os.path.join(hierarchy.folder, "hubml-*")):
         try:
-            os.rmdir(folder)
-        except OSError:  # a member not reaped yet: it stays, empty, until the machine restarts
-            pass
+            abandoned = time.time() - os.stat(folder).st_mtime > ABANDONED_SECONDS
+        except OSError:
+            continue
+        if abandoned:
+            remove_if_empty(folder)
+
+
+def remove_if_empty(folder: str) -> None:
+    try:
+        os.rmdir(folder)  # the kernel refuses a cgroup that still has members
+    except OSError:
+        pass
 
 
 def process_tree(root: int) -> list[int]:
