@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,8 +90,8 @@ def run(label: str, jobs: int, defaults: dict[str, str], floor: int) -> tuple:
     handles = [client.train(KERAS_JOB, name=f"load-{number}") for number in range(jobs)]
     while not all(handle.done for handle in handles):
         if sampler.exhausted.is_set():
-            for handle in handles:
-                handle.cancel()
+            with ThreadPoolExecutor(len(handles)) as pool:  # all at once: memory is running out now
+                list(pool.map(lambda handle: handle.cancel(), handles))
             break
         time.sleep(0.5)
     wall = time.perf_counter() - started
@@ -110,8 +111,8 @@ def run(label: str, jobs: int, defaults: dict[str, str], floor: int) -> tuple:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=100, help="jobs submitted at once, each way (default 100)")
-    parser.add_argument("--memory-floor", default="3", type=float,
-                        help="GiB of available memory under which a run cancels its jobs (default 3)")
+    parser.add_argument("--memory-floor", default=4.0, type=float,
+                        help="GiB of available memory under which a run cancels its jobs (default 4)")
     args = parser.parse_args()
     from hubml.formatting import table
 
