@@ -123,3 +123,8 @@ bench-hub: cluster-hub
 .PHONY: bench-jobs
 bench-jobs: cluster
 	$(PY) benchmarks/job_latency.py
+
+# 100 small Keras jobs at once on the local backend, with the default requests against none (the old behaviour).
+.PHONY: bench-local-load
+bench-local-load: venv
+	nice -n 10 $(PY) benchmarks/local_load.py $(BENCH_ARGS)

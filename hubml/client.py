@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from traitlets.config import Config
@@ -104,6 +105,14 @@ class Client:
     def quota(self) -> list[dict[str, Any]]:
         """What is used against what is allowed, per resource (namespace quota, or local capacity)."""
         return self.backend.quota()
+
+    def queue(self) -> dict[str, int]:
+        """The user's queued (PENDING) jobs counted by what they wait for, most common first:
+        {'waiting for cpu': 1, 'waiting for earlier jobs to start': 3}."""
+        records = [job.record for job in self.jobs()]
+        waits = Counter(record.reason.removeprefix("queued: ") or "not started yet"
+                        for record in records if record.state == "PENDING")
+        return dict(waits.most_common())
 
     def __repr__(self) -> str:
         return f"Client(backend={self.settings.backend!r}, storage={self.settings.storage!r})"

@@ -12,11 +12,14 @@ import os
 from dataclasses import dataclass, fields
 from typing import Any
 
-from traitlets import Float, Int, Unicode
+from traitlets import Enum, Float, Int, Unicode
 from traitlets.config import Config, Configurable
 
+from hubml.exceptions import InvalidArgument
 from hubml.specs import Resources, parse_memory
 from hubml.storage import check_root
+
+MEMORY_ENFORCEMENTS = ("auto", "cgroup", "watchdog")
 
 
 class HubML(Configurable):
@@ -39,6 +42,11 @@ class HubML(Configurable):
                                   "0 = no default.").tag(config=True)
     default_memory = Unicode("2Gi", help="Memory a replica requests (and is limited to) when it names no "
                                          "--memory, e.g. 2Gi; 0 = no default.").tag(config=True)
+    memory_enforcement = Enum(MEMORY_ENFORCEMENTS, default_value="auto", help=(
+        "Local backend: how a replica's memory limit is enforced. 'cgroup': a memory cgroup per replica "
+        "(the kernel stops it at the limit; needs root or a delegated cgroup subtree); 'watchdog': the "
+        "supervisor sums the RSS of the replica's process tree and stops it past the limit; 'auto': a "
+        "cgroup where one can be made, else the watchdog.")).tag(config=True)
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,7 @@ class Settings:
     capacity_gpus: int
     default_cpu: float
     default_memory: str
+    memory_enforcement: str
 
     @classmethod
     def resolve(cls, explicit: dict[str, Any] | None = None, config: Config | None = None) -> Settings:
@@ -72,6 +81,9 @@ class Settings:
         values["capacity_cpu"] = float(values["capacity_cpu"])
         values["capacity_gpus"] = int(values["capacity_gpus"])
         values["default_cpu"] = float(values["default_cpu"])
+        if values["memory_enforcement"] not in MEMORY_ENFORCEMENTS:
+            raise InvalidArgument("memory_enforcement", f"{values['memory_enforcement']!r} is not one of "
+                                  f"{', '.join(MEMORY_ENFORCEMENTS)}")
         return cls(**values)
 
     def default_resources(self, resources: Resources) -> Resources:

@@ -22,6 +22,14 @@ def duration(seconds: float | None) -> str:
     return f"{seconds:.1f}s" if seconds is not None else "-"
 
 
+def memory_size(size: float) -> str:
+    """Bytes in the largest binary unit that keeps a number above one: '2 GiB', '200 MiB', '1.5 GiB'."""
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size:g} B"
+
+
 def jobs_table(records: Sequence[Any]) -> str:
     """One row per `JobRecord`."""
     rows = [(r.id, r.state, r.attempt, _replicas(r.spec), timestamp(r.submitted_at), duration(r.duration),

@@ -89,6 +89,13 @@ class HubMLManager:
         board = self.client.job(job_id).tensorboard()
         return {"job": job_id, "url": board.url, "runs": list(board.runs)}
 
+    # --- quota ----------------------------------------------------------------------
+
+    def quota(self) -> dict[str, Any]:
+        """Used against allowed per resource (local capacity or the namespace quota), and the queued jobs
+        counted by what they wait for."""
+        return {"resources": self.client.quota(), "queued": self.client.queue()}
+
     # --- endpoints ----------------------------------------------------------------
 
     def endpoints(self) -> dict[str, Any]:

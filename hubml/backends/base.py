@@ -240,7 +240,8 @@ class Backend(ABC):
 
     def quota(self) -> list[dict[str, Any]]:
         """One row per resource: {'resource', 'used', 'limit', 'source'}, amounts as numbers
-        (cores, bytes, GPUs, counts). Empty when the backend sets no limits."""
+        (cores, bytes, GPUs, counts), and where the backend queues jobs itself (local) 'waiting':
+        how many queued jobs need more of it than is free. Empty when the backend sets no limits."""
         return self._quota()
 
     def _quota(self) -> list[dict[str, Any]]:

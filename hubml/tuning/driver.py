@@ -5,9 +5,11 @@ that started it, and any later kernel reattaches by id. It loops, Optuna
 ask-and-tell style: poll the running trials (metrics to the pruner, finished
 jobs to the study), end the sweep when it must (cancelled, `--max-failed`
 reached, budget spent), and ask Optuna for new trials while fewer than
-`--parallel` run. Each trial is an ordinary job on the backend, labelled with
-the sweep and trial number. SIGTERM (`Sweep.cancel`) cancels the running
-trials and ends the sweep CANCELLED.
+`--parallel` are in flight. Each trial is an ordinary job on the backend,
+labelled with the sweep and trial number, so the backend's queue decides how
+many run at once: on the local backend never more than its capacity holds,
+the rest PENDING with what they wait for. SIGTERM (`Sweep.cancel`) cancels the
+running trials and ends the sweep CANCELLED.
 """
 from __future__ import annotations
 
@@ -111,7 +113,7 @@ class Driver:
             return
         record.job_id = job.id
         self.running.append(RunningTrial(self.study, trial, record, job, self.spec.objective))
-        print(f"trial {trial.number} started as job {job.id}: {record.params}", flush=True)
+        print(f"trial {trial.number} submitted as job {job.id}: {record.params}", flush=True)
 
     def _verdict(self) -> tuple[str, str]:
         if self.record.count(SUCCEEDED):

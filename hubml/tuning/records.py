@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hubml.backends.base import check_id
-from hubml.backends.local.backend import supervisor_alive
 from hubml.backends.local.store import Store
 from hubml.exceptions import NotFound
+from hubml.processes import supervisor_alive
 from hubml.tuning.spec import TuneSpec
 
 KIND = "sweep"

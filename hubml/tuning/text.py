@@ -7,6 +7,10 @@ from hubml.formatting import duration, table, timestamp
 from hubml.tuning.records import SweepRecord, TrialRecord
 
 
+# A PENDING trial's job waits in the backend's queue (for capacity, or on Kubernetes for its pods).
+STATE_WORDS = {"PENDING": "queued"}
+
+
 def number(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -16,12 +20,12 @@ def params_text(params: dict[str, Any]) -> str:
 
 
 def summary(record: SweepRecord) -> str:
-    """'Sweep mnist-3f2a1c RUNNING: 5/12 trials done (2 running, 1 pruned) · best val_accuracy 0.93 (trial 2: ...)'."""
+    """'Sweep mnist-3f2a1c RUNNING: 5/12 trials done (2 running, 4 queued, 1 pruned) · best val_accuracy 0.93 (trial 2: ...)'."""
     text = f"Sweep {record.id} {record.state}"
     if record.reason:
         text += f" ({record.reason})"
-    counts = [f"{record.count(state)} {state.lower()}" for state in ("RUNNING", "PRUNED", "FAILED")
-              if record.count(state)]
+    counts = [f"{record.count(state)} {STATE_WORDS.get(state, state.lower())}"
+              for state in ("RUNNING", "PENDING", "PRUNED", "FAILED") if record.count(state)]
     finished = sum(trial.final for trial in record.trials)
     text += f": {finished}/{record.tune_spec.budget} trials done" + (f" ({', '.join(counts)})" if counts else "")
     best = record.best()
@@ -67,9 +71,12 @@ def progress_lines(seen: dict[int, tuple[str, int | None]], record: SweepRecord)
 
 def _trial_lines(trial: TrialRecord, before: tuple[str | None, int | None], objective: str) -> list[str]:
     lines = []
-    if before[0] is None:
-        lines.append(f"[trial {trial.number}] started{f' as job {trial.job_id}' if trial.job_id else ''}: "
-                     f"{params_text(trial.params)}")
+    as_job = f" as job {trial.job_id}" if trial.job_id else ""
+    if trial.state == "PENDING" and before[0] is None:
+        waiting = f" ({trial.reason.removeprefix('queued: ')})" if trial.reason else ""
+        lines.append(f"[trial {trial.number}] queued{as_job}: {params_text(trial.params)}{waiting}")
+    elif trial.state != "PENDING" and before[0] in (None, "PENDING"):
+        lines.append(f"[trial {trial.number}] started{as_job}: {params_text(trial.params)}")
     if trial.step is not None and trial.step != before[1] and not trial.final:
         lines.append(f"[trial {trial.number}] epoch {trial.step}: {objective} {number(trial.curve[-1][1])}")
     if trial.final:

@@ -15,7 +15,7 @@ import optuna
 
 from hubml.backends.base import JobRecord
 from hubml.handles.job import Job
-from hubml.tuning.records import CANCELLED, FAILED, PRUNED, RUNNING, SUCCEEDED, TrialRecord
+from hubml.tuning.records import CANCELLED, FAILED, PENDING, PRUNED, RUNNING, SUCCEEDED, TrialRecord
 
 
 class RunningTrial:
@@ -49,11 +49,14 @@ class RunningTrial:
         self._conclude(CANCELLED, reason, optuna.trial.TrialState.FAIL)
 
     def _copy_times(self, job: JobRecord) -> bool:
-        before = (self.record.state, self.record.started_at, self.record.finished_at)
-        if job.started_at is not None and not self.record.final:
-            self.record.state = RUNNING
+        """The job's times, and while it is queued its reason (what it waits for); True when they changed."""
+        before = (self.record.state, self.record.started_at, self.record.finished_at, self.record.reason)
+        if not self.record.final:
+            if job.started_at is not None:
+                self.record.state = RUNNING
+            self.record.reason = job.reason if job.state == PENDING else ""
         self.record.started_at, self.record.finished_at = job.started_at, job.finished_at
-        return before != (self.record.state, self.record.started_at, self.record.finished_at)
+        return before != (self.record.state, self.record.started_at, self.record.finished_at, self.record.reason)
 
     def _take_metrics(self) -> bool:
         """Report every new value of the objective, by epoch (else step); True when there was one."""

@@ -53,6 +53,13 @@ def client(hubml_home, monkeypatch) -> hubml.Client:
 
 
 @pytest.fixture
+def one_cpu(monkeypatch) -> None:
+    """A capacity of one CPU, for the client, the server and the jobs: the second default job queues.
+    Ask for it before `client` or `lab`, which read it when they start."""
+    monkeypatch.setenv("HUBML_CAPACITY_CPU", "1")
+
+
+@pytest.fixture
 def jp_server_config(hubml_home):
     # hubml_home first: the manager builds its client from HUBML_HOME on the first request.
     return Config({"ServerApp": {"jpserver_extensions": {"hubml.extension": True}}})

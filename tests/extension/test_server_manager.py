@@ -30,6 +30,18 @@ def test_describe_carries_metrics(manager, submit):
     assert [record["epoch"] for record in described["metrics"]] == [1, 2, 3]
 
 
+def test_quota_shows_used_against_capacity_and_what_the_queue_waits_for(one_cpu, manager, submit, wait_for_line,
+                                                                        eventually):
+    running, queued = submit("sleeper", name="holder"), submit("chatty", name="waiter")
+    wait_for_line(running, "ready")
+    eventually(lambda: queued.record.reason == "queued: waiting for cpu")
+    quota = manager.quota()
+    assert json.loads(json.dumps(quota)) == quota
+    cpu = next(row for row in quota["resources"] if row["resource"] == "cpu")
+    assert cpu == {"resource": "cpu", "used": 1.0, "limit": 1.0, "source": "local capacity", "waiting": 1}
+    assert quota["queued"] == {"waiting for cpu": 1}
+
+
 def test_unknown_and_malformed_ids(manager):
     with pytest.raises(NotFound):
         manager.job("nope-000000")

@@ -131,6 +131,25 @@ def test_sidebar_shows_a_job_opens_its_logs_and_cancels_it(page, lab, submit, wa
     page.screenshot(path=str(OUTPUT / "sidebar-job-cancelled.png"))
 
 
+def test_sidebar_shows_resources_used_against_capacity_and_the_queue(one_cpu, page, lab, submit, wait_for_line):
+    running, queued = submit("sleeper", name="holder"), submit("sleeper", name="waiter")
+    wait_for_line(running, "ready")
+
+    page.click('.jp-SideBar .lm-TabBar-tab[data-id="hubml-sidebar"]')
+    page.locator('.hubml-quota[data-resource="cpu"]', has_text="1 / 1 used · 1 waiting").wait_for()
+    page.locator(".hubml-queue", has_text="1 job queued: 1 waiting for cpu").wait_for()
+    memory = page.locator('.hubml-quota[data-resource="memory"]').inner_text()
+    assert "2 GiB / " in memory, memory  # the default request of the one running job
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "sidebar-quota-queue.png"))
+
+    running.cancel()
+    page.locator('.hubml-quota[data-resource="cpu"]', has_text="1 / 1 used").filter(
+        has_not_text="waiting").wait_for()  # the queued job took the freed CPU
+    page.locator(".hubml-queue", has_text="no jobs queued").wait_for()
+    assert queued.state == "RUNNING"
+
+
 def test_notebook_shows_a_job_widget_and_the_sidebar_a_sweep_and_a_train_cell(page, lab, submit, tune):
     job = submit("ticker", name="plotted").wait(timeout=60)
     sweep = tune((1, 2, 3)).wait(timeout=60)

@@ -9,6 +9,8 @@ from fault_helpers import replica_pids
 from wait_helpers import wait_for
 
 from hubml.backends.local.endpoint_supervisor import PROCESS_KIND
+from hubml.backends.local.memory_limits import leftover_cgroups
+from hubml.backends.local.store import LOST_SUPERVISOR
 
 SLEEPER = "import time\nprint('working', flush=True)\ntime.sleep(300)\n"
 from testdata import TF_SERVING_TESTDATA as TESTDATA
@@ -23,7 +25,28 @@ def test_a_killed_job_supervisor_takes_its_replicas_with_it_and_the_job_fails_sa
 
     wait_for(lambda: replica_pids(job.id, attempt=1) == [], timeout=30, what="the replicas to die with it")
     job.wait(timeout=30, raise_on_failure=False)
-    assert (job.state, job.record.reason) == ("FAILED", "the job's supervisor process was lost")
+    assert (job.state, job.record.reason) == ("FAILED", LOST_SUPERVISOR)
+    assert leftover_cgroups(job.id) == [], "the replicas' cgroups are removed"
+
+
+def test_a_job_whose_supervisor_was_killed_holds_neither_capacity_nor_its_place_in_the_queue(hubml_home,
+                                                                                           monkeypatch):
+    """Nobody reads the lost jobs' records: the queued job's own supervisor finds them lost and starts."""
+    from hubml.client import Client
+
+    monkeypatch.setenv("HUBML_CAPACITY_CPU", "1")
+    client = Client()
+    running, lost_in_queue = client.train(SLEEPER, name="running"), client.train(SLEEPER, name="queued-lost")
+    waiting = client.train("print('started')", name="waiting")
+    wait_for(lambda: client.backend.store.job(waiting.id)["reason"] == "queued: waiting for earlier jobs to start",
+             timeout=60, what="the third job queued behind the second")
+    for job in (running, lost_in_queue):
+        os.kill(client.backend.store.job(job.id)["supervisor_pid"], signal.SIGKILL)
+
+    assert waiting.wait(timeout=60).state == "SUCCEEDED"
+    for job in (running, lost_in_queue):
+        assert (client.backend.store.job(job.id)["state"], job.record.reason) == ("FAILED", LOST_SUPERVISOR)
+        assert leftover_cgroups(job.id) == [], "the lost replica's cgroup is removed"
 
 
 def test_a_killed_endpoint_supervisor_takes_its_server_with_it_and_the_endpoint_fails_saying_why(client, tmp_path):

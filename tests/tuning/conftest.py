@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from overlap import most_at_once
+
 # A real (numpy) logistic regression trained by gradient descent, one epoch per report. Small learning
 # rates barely lower its loss; the sleep stands in for a longer epoch, so the driver can stop a trial midway.
 LOGISTIC = """
@@ -37,16 +39,9 @@ def max_concurrent():
 
 def most_trials_at_once(client, sweep) -> int:
     """The most trial jobs that ran at the same moment, from the jobs' own start and end times."""
-    events = []
-    for trial in sweep.record.trials:
-        record = client.job(trial.job_id).record
-        if record.started_at is not None:
-            events += [(record.started_at, 1), (record.finished_at, -1)]
-    running = peak = 0
-    for _, change in sorted(events, key=lambda event: (event[0], event[1])):  # ends before starts at a tie
-        running += change
-        peak = max(peak, running)
-    return peak
+    records = [client.job(trial.job_id).record for trial in sweep.record.trials if trial.job_id]
+    return most_at_once((record.started_at, record.finished_at) for record in records
+                        if record.started_at is not None)
 
 
 @pytest.fixture(autouse=True)

@@ -38,8 +38,11 @@ def test_summary_and_tables_name_the_best_trial_and_every_state():
 
 
 def test_progress_lines_report_each_change_once():
-    trial = TrialRecord(0, {"lr": 0.01}, "demo-t0-aaaaaa", "RUNNING", curve=[[1, 0.8]])
+    trial = TrialRecord(0, {"lr": 0.01}, "demo-t0-aaaaaa", "PENDING", reason="queued: waiting for cpu")
     sweep, seen = record([trial]), {}
+    assert summary(sweep).startswith("Sweep demo-abc123 RUNNING: 0/4 trials done (1 queued)")
+    assert progress_lines(seen, sweep) == ["[trial 0] queued as job demo-t0-aaaaaa: lr=0.01 (waiting for cpu)"]
+    trial.state, trial.reason, trial.curve = "RUNNING", "", [[1, 0.8]]
     assert progress_lines(seen, sweep) == ["[trial 0] started as job demo-t0-aaaaaa: lr=0.01",
                                            "[trial 0] epoch 1: val_accuracy 0.8"]
     assert progress_lines(seen, sweep) == []

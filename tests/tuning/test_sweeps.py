@@ -14,6 +14,8 @@ from hubml.specs import TrainSpec
 from hubml.tuning.records import SweepBook
 from hubml.tuning.spec import SWEEP_LABEL, TRIAL_LABEL, TuneSpec
 
+from wait_helpers import wait_for
+
 GOOD_RATES = (2.0, 1.0)
 BAD_RATES = (1e-5, 2e-5, 3e-5, 5e-5)
 
@@ -79,6 +81,28 @@ def test_trials_are_jobs_labelled_with_the_sweep_and_bound_to_their_parameters(c
     frame = sweep.trials
     assert list(frame.columns) == ["units", "act", "state", "val_loss", "epoch", "duration", "job", "reason"]
     assert frame["val_loss"].min() == pytest.approx(0.08) and (frame["state"] == "SUCCEEDED").all()
+
+
+def test_trials_beyond_the_machines_capacity_wait_queued_not_running(client, monkeypatch, tmp_path, max_concurrent):
+    """--parallel 4 on a capacity of 2 CPUs (the default request is 1 each): two run, two say what they wait for."""
+    monkeypatch.setenv("HUBML_CAPACITY_CPU", "2")
+    gate = tmp_path / "gate"
+    code = (f"import os, time, hubml\nwhile not os.path.exists({str(gate)!r}):\n    time.sleep(0.05)\n"
+            "hubml.report(step=1, val_loss=n)\n")
+    sweep = client.tune(tune("capacity", code, ["n=choice(1, 2, 3, 4)"], objective="val_loss", parallel=4))
+
+    def states() -> list[tuple[str, str]]:
+        return sorted((trial.state, trial.reason) for trial in sweep.record.trials)
+
+    wait_for(lambda: states() == [("PENDING", "queued: waiting for cpu"),
+                                  ("PENDING", "queued: waiting for earlier jobs to start"),
+                                  ("RUNNING", ""), ("RUNNING", "")], timeout=60,
+             what="two trials running, and two queued saying what for")
+    assert "(2 running, 2 queued)" in repr(sweep).splitlines()[0]
+    gate.touch()
+    sweep.wait(timeout=120)
+    assert sweep.state == "SUCCEEDED" and sweep.best.params["n"] == 1
+    assert max_concurrent(client, sweep) == 2
 
 
 def test_sweep_outlives_the_process_that_started_it_and_is_reattached_by_id(hubml_home, client, logistic,

@@ -101,4 +101,20 @@ export interface IHubMLSweeps {
   sweeps: IHubMLSweep[];
 }
 
+/** One resource of `GET quota`: amounts in cores, bytes or counts. */
+export interface IHubMLQuotaRow {
+  resource: string;
+  used: number;
+  limit: number;
+  source: string;
+  /** Local backend: how many queued jobs need more of it than is free. */
+  waiting?: number;
+}
+
+export interface IHubMLQuota {
+  resources: IHubMLQuotaRow[];
+  /** Queued jobs counted by what they wait for, e.g. {"waiting for cpu": 1}. */
+  queued: { [why: string]: number };
+}
+
 export const FINAL_JOB_STATES = ['SUCCEEDED', 'FAILED', 'CANCELLED'];

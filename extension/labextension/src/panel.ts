@@ -1,6 +1,6 @@
 /**
- * The left-sidebar panel: the user's jobs, endpoints and sweeps with their
- * state, refreshed by a Lumino `Poll` (every 5 s, backing off to 60 s while
+ * The left-sidebar panel: resources used against capacity (or quota) and the
+ * queue, then the user's jobs, endpoints and sweeps with their state, refreshed by a Lumino `Poll` (every 5 s, backing off to 60 s while
  * the server fails, on standby while the panel or the browser tab is hidden).
  */
 import { showErrorMessage } from '@jupyterlab/apputils';
@@ -17,6 +17,8 @@ import {
   IHubMLEndpoints,
   IHubMLJob,
   IHubMLJobs,
+  IHubMLQuota,
+  IHubMLQuotaRow,
   IHubMLSweep,
   IHubMLSweeps
 } from './model';
@@ -24,6 +26,22 @@ import { CommandIDs } from './commands';
 
 const POLL_INTERVAL = 5 * 1000;
 const POLL_MAX = 60 * 1000;
+const BYTE_RESOURCES = ['memory', 'storage'];
+const BYTE_UNITS: Array<[string, number]> = [
+  ['TiB', 2 ** 40],
+  ['GiB', 2 ** 30],
+  ['MiB', 2 ** 20],
+  ['KiB', 2 ** 10]
+];
+
+/** Bytes in binary units, as `hubml quota` prints them; cores, GPUs and counts as plain numbers. */
+function amount(resource: string, value: number): string {
+  if (!BYTE_RESOURCES.some(word => resource.includes(word))) {
+    return `${value}`;
+  }
+  const [unit, scale] = BYTE_UNITS.find(([, scale]) => value >= scale) || ['B', 1];
+  return `${Number((value / scale).toPrecision(3))} ${unit}`;
+}
 
 export class HubMLPanel extends Widget {
   constructor(commands: CommandRegistry) {
@@ -34,6 +52,8 @@ export class HubMLPanel extends Widget {
     this._jobs = el('ul', { class: 'hubml-list hubml-jobs' });
     this._endpoints = el('ul', { class: 'hubml-list hubml-endpoints' });
     this._sweeps = el('ul', { class: 'hubml-list hubml-sweeps' });
+    this._quota = el('ul', { class: 'hubml-list hubml-quotas' });
+    this._queue = el('div', { class: 'hubml-detail hubml-queue' });
     this._status = el('div', { class: 'hubml-status' });
     this.node.append(
       el('header', { class: 'hubml-header' }, [
@@ -44,6 +64,9 @@ export class HubMLPanel extends Widget {
         button('Refresh', 'refresh', () => this.refresh())
       ]),
       this._status,
+      el('h3', {}, ['Resources']),
+      this._quota,
+      this._queue,
       el('h3', {}, ['Jobs']),
       this._jobs,
       el('h3', {}, ['Endpoints']),
@@ -75,12 +98,13 @@ export class HubMLPanel extends Widget {
   }
 
   private async _load(): Promise<void> {
-    // Jobs decide success (a failure backs the poll off); endpoints and sweeps
-    // may fail on their own (e.g. a backend without them) without hiding jobs.
-    const [jobs, endpoints, sweeps] = await Promise.allSettled([
+    // Jobs decide success (a failure backs the poll off); endpoints, sweeps and
+    // quota may fail on their own (e.g. a backend without them) without hiding jobs.
+    const [jobs, endpoints, sweeps, quota] = await Promise.allSettled([
       requestAPI<IHubMLJobs>('jobs'),
       requestAPI<IHubMLEndpoints>('endpoints'),
-      requestAPI<IHubMLSweeps>('sweeps')
+      requestAPI<IHubMLSweeps>('sweeps'),
+      requestAPI<IHubMLQuota>('quota')
     ]);
     const problems: string[] = [];
     if (jobs.status === 'fulfilled') {
@@ -100,10 +124,35 @@ export class HubMLPanel extends Widget {
     } else {
       problems.push(`sweeps: ${sweeps.reason.message}`);
     }
+    if (quota.status === 'fulfilled') {
+      this._showQuota(quota.value);
+    } else {
+      problems.push(`quota: ${quota.reason.message}`);
+    }
     this._status.textContent = problems.join('; ');
     if (jobs.status === 'rejected') {
       throw jobs.reason;
     }
+  }
+
+  private _showQuota(quota: IHubMLQuota): void {
+    this._quota.replaceChildren(...quota.resources.map(row => this._quotaRow(row)));
+    const waits = Object.entries(quota.queued);
+    const total = waits.reduce((sum, [, count]) => sum + count, 0);
+    this._queue.textContent = total
+      ? `${total} job${total === 1 ? '' : 's'} queued: ` +
+        waits.map(([why, count]) => `${count} ${why}`).join(', ')
+      : 'no jobs queued';
+  }
+
+  private _quotaRow(row: IHubMLQuotaRow): HTMLElement {
+    const waiting = row.waiting ? ` · ${row.waiting} waiting` : '';
+    return el('li', { class: 'hubml-row hubml-quota', 'data-resource': row.resource, title: row.source }, [
+      el('span', { class: 'hubml-name' }, [row.resource]),
+      el('span', { class: 'hubml-detail' }, [
+        `${amount(row.resource, row.used)} / ${amount(row.resource, row.limit)} used${waiting}`
+      ])
+    ]);
   }
 
   private _jobRow(job: IHubMLJob): HTMLElement {
@@ -186,6 +235,8 @@ export class HubMLPanel extends Widget {
   private _jobs: HTMLElement;
   private _endpoints: HTMLElement;
   private _sweeps: HTMLElement;
+  private _quota: HTMLElement;
+  private _queue: HTMLElement;
   private _status: HTMLElement;
   private _poll: Poll;
 }

@@ -1,6 +1,7 @@
 """`LocalBackend`: the `Backend` primitives on top of the store, the supervisor and the log files."""
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import os
@@ -13,11 +14,13 @@ from typing import Iterator
 from hubml import storage
 from hubml.backends.base import CANCELLED, FAILED, Backend, JobRecord, LogLine
 from hubml.backends.local.endpoints import LocalEndpoints
+from hubml.backends.local.memory_limits import remove_leftovers
 from hubml.backends.log_files import read_logs
-from hubml.backends.local.store import Store
+from hubml.backends.local.store import LOST_SUPERVISOR, Store, running_total, shortfall
 from hubml.backends.local.supervisor import STOP_GRACE_SECONDS
 from hubml.exceptions import InvalidArgument
 from hubml.extras import require
+from hubml.processes import supervisor_alive
 from hubml.specs import TrainSpec
 
 RECORD_FIELDS = ("id", "name", "user", "backend", "spec", "state", "reason", "exit_code", "attempt",
@@ -37,7 +40,7 @@ class LocalBackend(Backend):
 
     def _check_capacity(self, spec: TrainSpec) -> None:
         options = {"cpu": "--cpu", "memory": "--memory", "gpus": "--gpus"}
-        for key, value in demand_of(spec).items():
+        for key, value in self._demand(spec).items():
             if value > self.capacity[key]:
                 raise InvalidArgument(options[key], f"the job asks for {value:g} {key} in all, more than this "
                                       f"machine's capacity of {self.capacity[key]:g}; it could never start")
@@ -46,10 +49,12 @@ class LocalBackend(Backend):
         job_dir = self.job_dir(record.id)
         os.makedirs(job_dir, exist_ok=True)
         row = {name: getattr(record, name) for name in RECORD_FIELDS}
-        self.store.insert_job({**row, "demand": demand_of(TrainSpec.from_dict(record.spec))})
+        spec = TrainSpec.from_dict(record.spec)
+        self.store.insert_job({**row, "demand": self._demand(spec)})
         environment = {**os.environ, **self.settings.as_environment(), "HUBML_JOB_ID": record.id,
                        "HUBML_JOB_URL": self.job_url(record.id), "HUBML_JOB_DIR": job_dir,
-                       "HUBML_CAPACITY": json.dumps(self.capacity)}
+                       "HUBML_CAPACITY": json.dumps(self.capacity),
+                       "HUBML_REPLICA_MEMORY": str(self.settings.default_resources(spec.resources).memory or 0)}
         with open(os.path.join(job_dir, "supervisor.log"), "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "hubml.backends.local.supervisor", self.settings.home, record.id],
@@ -96,13 +101,27 @@ class LocalBackend(Backend):
         self.served.undeploy(name)
 
     def _quota(self) -> list[dict]:
-        """The configured capacity against what RUNNING jobs hold (queued jobs wait for it)."""
-        used = {key: 0.0 for key in self.capacity}
-        for row in self.store.jobs(states=("RUNNING",)):
-            for key, value in row["demand"].items():
-                used[key] = used.get(key, 0.0) + value
-        return [{"resource": key, "used": used[key], "limit": limit, "source": "local capacity"}
-                for key, limit in self.capacity.items()]
+        """The capacity against what RUNNING jobs hold, and how many queued jobs wait for more than is free."""
+        used = running_total(self.store.jobs(states=("RUNNING",)))
+        waiting = {key: 0 for key in self.capacity}
+        for row in self.store.jobs(states=("PENDING",)):
+            for key in shortfall(row["demand"], used, self.capacity):
+                waiting[key] = waiting.get(key, 0) + 1
+        return [{"resource": key, "used": used.get(key, 0.0), "limit": limit, "source": "local capacity",
+                 "waiting": waiting[key]} for key, limit in self.capacity.items()]
+
+    def _demand(self, spec: TrainSpec) -> dict[str, float]:
+        """What the job holds while it runs, the default request filled in where it names none.
+
+        A defaulted total larger than the machine (many replicas) is capped at
+        the machine: defaults shape the queue but never make a job impossible,
+        it then runs alone. What the user named is taken as asked.
+        """
+        demand = demand_of(dataclasses.replace(spec, resources=self.settings.default_resources(spec.resources)))
+        for key, named in (("cpu", spec.resources.cpu), ("memory", spec.resources.memory)):
+            if named is None:
+                demand[key] = min(demand[key], self.capacity[key])
+        return demand
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -115,23 +134,11 @@ class LocalBackend(Backend):
         pid = row["supervisor_pid"]
         if row["state"] in ("PENDING", "RUNNING") and pid and not supervisor_alive(pid, row["id"]):
             # The supervisor died without a word (machine reboot, SIGKILL): say so instead of RUNNING forever.
-            if self.store.update_job(row["id"], state=FAILED, reason="the job's supervisor process was lost",
+            if self.store.update_job(row["id"], state=FAILED, reason=LOST_SUPERVISOR,
                                      finished_at=time.time()):
+                remove_leftovers(row["id"])
                 row = self.store.job(row["id"])
         return JobRecord(**{name: row[name] for name in RECORD_FIELDS})
-
-
-def supervisor_alive(pid: int, job_id: str) -> bool:
-    """True while `pid` is still this job's supervisor (not a zombie, not a recycled pid)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
-                os.waitpid(pid, os.WNOHANG)
-                return False
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return job_id.encode() in handle.read()
-    except (FileNotFoundError, ChildProcessError):
-        return False
 
 
 def machine_capacity(settings) -> dict[str, float]:

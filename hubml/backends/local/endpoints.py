@@ -25,6 +25,7 @@ from hubml.backends.local.endpoint_supervisor import ENDPOINT_KIND, PROCESS_KIND
 from hubml.backends.local.store import Store
 from hubml.backends.local.supervisor import STOP_GRACE_SECONDS, free_ports
 from hubml.config import Settings
+from hubml.processes import supervisor_alive
 from hubml.specs import DeploySpec
 
 HOST = "127.0.0.1"
@@ -92,8 +93,6 @@ class LocalEndpoints:
         return {**record, **serving_state(record["rest_url"], record["model"])}
 
     def _alive(self, pid: int, name: str) -> bool:
-        from hubml.backends.local.backend import supervisor_alive  # here: backend.py imports this module
-
         return supervisor_alive(pid, "\0".join(supervisor_command(self.home, name)[1:]) + "\0")
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
+LOST_SUPERVISOR = "the job's supervisor process was lost"
 JOB_COLUMNS = ("id", "name", "user", "backend", "spec", "state", "reason", "exit_code", "attempt",
                "submitted_at", "started_at", "finished_at", "supervisor_pid", "demand", "devices")
 
@@ -42,6 +45,15 @@ CREATE TABLE IF NOT EXISTS objects (
     PRIMARY KEY (kind, name)
 );
 """
+
+# PENDING jobs submitted before this one: the queue is first in, first out.
+AHEAD_IN_QUEUE = "SELECT COUNT(*) FROM jobs WHERE state = 'PENDING' AND seq < (SELECT seq FROM jobs WHERE id = ?)"
+
+
+@dataclass(frozen=True)
+class Admission:
+    devices: list[int] | None  # None: not admitted
+    waiting_for: str = ""
 
 
 class Store:
@@ -101,31 +113,30 @@ class Store:
                 [*fields.values(), job_id, *FINAL])
             return cursor.rowcount == 1
 
-    def start_if_first_and_fits(self, job_id: str, capacity: dict[str, float], now: float) -> list[int] | None:
+    def admit(self, job_id: str, capacity: dict[str, float]) -> Admission:
         """Atomically move a PENDING job to RUNNING when it heads the queue and its demand fits.
 
-        Returns the GPU indices given to the job (none when it asked for none),
-        or None when it must keep waiting.
+        Admitted, it carries the GPU indices given to the job (none when it
+        asked for none); else what the job waits for.
         """
+        with self.connect() as db:  # a plain read first: only the head of the queue takes the write lock
+            if db.execute(AHEAD_IN_QUEUE, (job_id,)).fetchone()[0]:
+                return Admission(None, "earlier jobs to start")
         with self.connect(immediate=True) as db:
-            pending = db.execute("SELECT id FROM jobs WHERE state = 'PENDING' ORDER BY seq LIMIT 1").fetchone()
-            if not pending or pending["id"] != job_id:
-                return None
-            used = {key: 0.0 for key in capacity}
-            taken: set[int] = set()
-            for row in db.execute("SELECT demand, devices FROM jobs WHERE state = 'RUNNING'"):
-                for key, value in json.loads(row["demand"]).items():
-                    used[key] = used.get(key, 0.0) + value
-                taken.update(json.loads(row["devices"]))
+            if db.execute(AHEAD_IN_QUEUE, (job_id,)).fetchone()[0]:
+                return Admission(None, "earlier jobs to start")
+            running = [_job_row(row) for row in db.execute("SELECT * FROM jobs WHERE state = 'RUNNING'")]
             demand = json.loads(db.execute("SELECT demand FROM jobs WHERE id = ?", (job_id,)).fetchone()["demand"])
-            if any(used.get(key, 0.0) + value > capacity.get(key, 0.0) + 1e-9 for key, value in demand.items()
-                   if value):
-                return None
+            short = shortfall(demand, running_total(running), capacity)
+            if short:
+                return Admission(None, " and ".join(short))
+            taken = {device for row in running for device in row["devices"]}
             free = [index for index in range(int(capacity.get("gpus", 0))) if index not in taken]
             devices = free[: int(demand.get("gpus", 0))]
-            db.execute("UPDATE jobs SET state = 'RUNNING', started_at = ?, devices = ? WHERE id = ?",
-                       (now, json.dumps(devices), job_id))
-            return devices
+            # The time under the lock: no job's start is stamped before the end of the one that made room for it.
+            db.execute("UPDATE jobs SET state = 'RUNNING', reason = '', started_at = ?, devices = ? WHERE id = ?",
+                       (time.time(), json.dumps(devices), job_id))
+            return Admission(devices)
 
     # --- other objects (endpoints, sweeps): JSON documents by kind and name -------------
 
@@ -147,6 +158,21 @@ class Store:
     def delete(self, kind: str, name: str) -> bool:
         with self.connect() as db:
             return db.execute("DELETE FROM objects WHERE kind = ? AND name = ?", (kind, name)).rowcount == 1
+
+
+def running_total(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """What the jobs in `rows` hold together, per resource."""
+    used: dict[str, float] = {}
+    for row in rows:
+        for key, value in row["demand"].items():
+            used[key] = used.get(key, 0.0) + value
+    return used
+
+
+def shortfall(demand: dict[str, float], used: dict[str, float], capacity: dict[str, float]) -> list[str]:
+    """The resources of which `demand` needs more than is free."""
+    return [key for key, value in demand.items()
+            if value and used.get(key, 0.0) + value > capacity.get(key, 0.0) + 1e-9]
 
 
 def _job_row(row: sqlite3.Row) -> dict[str, Any]:
