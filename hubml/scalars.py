@@ -22,8 +22,7 @@ import time
 from numbers import Number
 from typing import Any
 
-# Bookkeeping a record carries that is not a curve: when, how far along, and out of how many.
-NOT_SCALARS = frozenset({"time", "step", "epoch", "epochs"})
+from hubml.progress import HIDDEN as NOT_SCALARS  # bookkeeping, not curves: when, how far along, out of how many
 
 _lock = threading.Lock()
 _writers: dict[str, _EventsFile] = {}

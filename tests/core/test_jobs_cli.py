@@ -39,4 +39,4 @@ def test_submit_follow_describe_logs_cancel(hubml_home, tmp_path):
     detached = hubml("jobs", "submit", "train.py", "--hparam", "lr=1", "--detach", "--name", "sleepy", cwd=tmp_path)
     sleeper = detached.stdout.split()[1]
     assert hubml("jobs", "cancel", sleeper).stdout.strip() in (f"{sleeper} CANCELLED", f"{sleeper} SUCCEEDED")
-    assert hubml("jobs", "describe", "no-such-job-000000").returncode == 1
+    assert hubml("jobs", "describe", "no-such-job-000000").returncode == 2
