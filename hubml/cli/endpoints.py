@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from hubml.client import Client
@@ -72,7 +71,6 @@ def describe_endpoint(args: argparse.Namespace) -> int:
 
 
 def predict_endpoint(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the TF Serving protos import TensorFlow: keep its banner out
     payload, signature = split_request_body(read_payload(args.payload))
     endpoint = Client(args.backend).endpoint(args.endpoint)
     result = endpoint.predict(payload, protocol=args.protocol, signature_name=args.signature or signature,

@@ -10,6 +10,7 @@ from hubml.exceptions import JobFailed
 from hubml.handles.base import Handle
 from hubml.follow import FollowBook
 from hubml.progress import progress_line
+from hubml.quiet_tensorflow import is_no_driver_line
 from hubml.specs import TrainSpec
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ class Job(Handle):
         if resume:
             cursor = book.load(self.id)
         lines = self.client.backend.logs(self.id, follow=follow, cursor=cursor)
+        if not self.spec.resources.gpus:  # TensorFlow's no-driver lines mean nothing here (hubml.quiet_tensorflow)
+            lines = (line for line in lines if not is_no_driver_line(line.text))
         return book.recorded(self.id, lines) if follow else lines
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
@@ -74,10 +77,12 @@ class Job(Handle):
             time.sleep(0.02)
         return self._check(raise_on_failure)
 
-    def follow(self, out: TextIO | None = None, raise_on_failure: bool = True, resume: bool = False) -> Job:
+    def follow(self, out: TextIO | None = None, raise_on_failure: bool = True, resume: bool = False,
+               prefixed: bool = True) -> Job:
         """Print every replica's log lines as they come, and a progress line per new metric, until final.
 
-        With `resume`, start after the last line an earlier follow showed (see `logs`).
+        With `resume`, start after the last line an earlier follow showed (see `logs`). Lines carry their
+        replica (`[worker-0] ...`) unless `prefixed` is False (a notebook run, whose one replica is the kernel).
         """
         out = out or sys.stdout
         seen_metrics = 0
@@ -86,15 +91,15 @@ class Job(Handle):
             if line.attempt != attempt:
                 attempt = line.attempt
                 print(f"--- attempt {attempt} ---", file=out)
-            print(line, file=out, flush=True)
+            print(line if prefixed else line.text, file=out, flush=True)
             seen_metrics = self._print_progress(out, seen_metrics)
         self._print_progress(out, seen_metrics)
         return self._check(raise_on_failure)
 
-    def follow_or_cancel(self) -> bool:
+    def follow_or_cancel(self, prefixed: bool = True) -> bool:
         """`follow`, but an interrupt cancels the job rather than leaving it running unseen; False then."""
         try:
-            self.follow()
+            self.follow(prefixed=prefixed)
         except KeyboardInterrupt:
             self.cancel()
             print(f"Interrupted: cancelled job {self.id} ({self.state}).", flush=True)
