@@ -5,6 +5,7 @@ the package), or by `--ServerApp.jpserver_extensions="{'hubml.extension': True}"
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from hubml.extension.server.manager import HubMLManager
@@ -12,6 +13,10 @@ from hubml.extension.server.manager import HubMLManager
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     from hubml.extension.server.handlers import setup_handlers
+    from hubml.tensorboard import OWNER_ENV
+
+    # TensorBoards started by this server or its kernels (which inherit the variable) end with it.
+    os.environ[OWNER_ENV] = str(os.getpid())
 
     setup_handlers(serverapp.web_app, HubMLManager())
     serverapp.log.info("hubml: API at %shubml/api/", serverapp.base_url)

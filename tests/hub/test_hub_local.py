@@ -268,3 +268,26 @@ def test_make_hub_prints_the_url_and_the_login_then_serves(tmp_path):
         process.send_signal(signal.SIGINT)  # Ctrl-C
         process.wait(timeout=30)
     assert not [pid for pid in seen if alive(pid)]
+
+
+def test_a_tensorboard_a_kernel_started_ends_when_the_hub_stops(tmp_path):
+    """TensorBoard runs detached from the kernel (it outlives it), but not past the user's server: nothing hubml
+    started for a user is left once the hub, and so the server, has stopped."""
+    own_hub = LocalHub(tmp_path)
+    try:
+        assert own_hub.api("POST", f"/hub/api/users/{USER}").status_code in (201, 409)
+        assert own_hub.api("POST", f"/hub/api/users/{USER}/server").status_code in (201, 202)
+        wait_for(lambda: own_hub.api("GET", f"/hub/api/users/{USER}").json()["servers"].get("", {}).get("ready"),
+                 60, f"{USER}'s server\n{own_hub.log_text()}")
+        kernel = own_hub.api("POST", f"/user/{USER}/api/kernels", json={"name": "python3"}).json()
+        code = ("import hubml\nclient = hubml.Client()\njob = client.train('print(1)', name='tb').wait(timeout=60)\n"
+                "print(job.tensorboard().pid)")
+        board = int(asyncio.run(execute(own_hub, kernel["id"], code)).split()[-1])
+        assert alive(board) and os.getsid(board) == board  # detached from the kernel: a session of its own
+        own_hub.stop()
+        wait_for(lambda: not alive(board), 30, "the TensorBoard to end with the server that started it")
+    finally:
+        own_hub.stop()
+        for pid in own_hub.seen:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
