@@ -96,10 +96,22 @@ class Job(Handle):
         self._print_progress(out, seen_metrics)
         return self._check(raise_on_failure)
 
-    def follow_or_cancel(self, prefixed: bool = True) -> bool:
-        """`follow`, but an interrupt cancels the job rather than leaving it running unseen; False then."""
+    def follow_or_cancel(self, prefixed: bool = True, widget: bool = False) -> bool:
+        """`follow`, but an interrupt cancels the job rather than leaving it running unseen; False then.
+
+        With `widget` (a notebook a person watches), the job's live widget is shown at once and updates itself
+        while this waits, instead of the log streaming as text; a failure raises without the log repeated.
+        """
         try:
-            self.follow(prefixed=prefixed)
+            if widget:
+                from hubml.extension.display import show_live
+
+                widget = show_live(self)
+                self.wait(raise_on_failure=False)
+                widget.refresh()  # its final state, before the cell ends
+                self._check(raise_on_failure=True, log_shown=True)
+            else:
+                self.follow(prefixed=prefixed)
         except KeyboardInterrupt:
             self.cancel()
             print(f"Interrupted: cancelled job {self.id} ({self.state}).", flush=True)
@@ -112,10 +124,13 @@ class Job(Handle):
             print(progress_line(metrics[-1]), file=out, flush=True)
         return len(metrics)
 
-    def _check(self, raise_on_failure: bool) -> Job:
+    def _check(self, raise_on_failure: bool, log_shown: bool = False) -> Job:
+        """Raise `JobFailed` unless the job succeeded; with the log's tail, unless a live widget shows it
+        (the traceback is then shown once, in the widget, not again in the error). Text follows keep the tail:
+        under papermill the error is what a failed run reports."""
         record = self.record
         if raise_on_failure and record.state != "SUCCEEDED":
-            raise JobFailed(self.id, record.state, record.reason, self.log_tail())
+            raise JobFailed(self.id, record.state, record.reason, "" if log_shown else self.log_tail())
         return self
 
     def to_json(self) -> dict[str, Any]:
@@ -141,3 +156,4 @@ class Job(Handle):
         from hubml.extension.display import mimebundle
 
         return mimebundle(self)
+
