@@ -73,6 +73,12 @@ class Endpoint:
         """TF Serving's model metadata (`model_spec`, `metadata.signature_def`)."""
         return self._call("metadata", version=version, protocol=protocol)
 
+    def example_request(self, signature_name: str = "serving_default") -> dict[str, Any]:
+        """A predict body shaped and typed as the served signature asks (REST metadata: no TensorFlow import)."""
+        from hubml.serving.examples import example_request
+
+        return example_request(self.metadata(protocol="rest"), signature_name)
+
     def predict_client(self) -> PredictClient:
         """One client per handle, kept: its gRPC channel and the signature it read are reused."""
         from hubml.serving.client import PredictClient
