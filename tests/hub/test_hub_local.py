@@ -237,6 +237,34 @@ def test_every_kernel_loads_the_hubml_extension_and_sees_the_private_home(hub):
     hub.remember_processes()
 
 
+async def terminal_output(hub: LocalHub, command: str, until: str) -> str:
+    """Type `command` into a new JupyterLab terminal of the user's server, through the proxy; read until `until`."""
+    name = hub.api("POST", f"/user/{USER}/api/terminals").json()["name"]
+    url = f"ws://127.0.0.1:{hub.port}/user/{USER}/terminals/websocket/{name}"
+    connection = await websocket.websocket_connect(
+        httpclient.HTTPRequest(url, headers={"Authorization": f"token {hub.token}"}))
+    connection.write_message(json.dumps(["stdin", command + "\r"]))
+    output = ""
+    try:
+        while until not in output:
+            message = json.loads(await asyncio.wait_for(connection.read_message(), 60))
+            if message[0] == "stdout":
+                output += message[1]
+    finally:
+        connection.close()
+        hub.api("DELETE", f"/user/{USER}/api/terminals/{name}")
+    return output
+
+
+def test_a_terminal_finds_hubml_and_shares_the_notebooks_home(hub):
+    printed = asyncio.run(terminal_output(
+        hub, "echo home=$HUBML_HOME; command -v hubml; hubml jobs list --output json; echo done-$((6*7))", "done-42"))
+    assert f"home={hub.data / 'users' / USER / '.hubml'}" in printed
+    assert f"{Path(sys.executable).parent}/hubml" in printed  # this environment's command, not "not found"
+    assert "[]" in printed and "command not found" not in printed
+    hub.remember_processes()
+
+
 def test_the_hub_stops_cleanly_with_no_process_left(hub):
     """Stopping the hub (Ctrl-C or SIGTERM) also stops the proxy, the running server and its kernel."""
     hub.remember_processes()
