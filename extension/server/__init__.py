@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from jupyter_server.utils import url_path_join
+
 from hubml.extension.server.manager import HubMLManager
 
 
@@ -18,7 +20,10 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     # TensorBoards started by this server or its kernels (which inherit the variable) end with it.
     os.environ[OWNER_ENV] = str(os.getpid())
 
-    setup_handlers(serverapp.web_app, HubMLManager())
+    from hubml.tensorboard import has_server_proxy
+
+    proxy = url_path_join(serverapp.base_url, "proxy") if has_server_proxy() else None
+    setup_handlers(serverapp.web_app, HubMLManager(proxy_base=proxy))
     serverapp.log.info("hubml: API at %shubml/api/", serverapp.base_url)
 
 

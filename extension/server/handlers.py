@@ -111,6 +111,7 @@ ROUTES = [
     route(f"endpoints/{NAME}", DELETE=lambda handler, name: handler.manager.undeploy(name)),
     route(f"endpoints/{NAME}/predict",
           POST=lambda handler, name: handler.manager.predict(name, handler.json_body())),
+    route("models", GET=lambda handler: handler.manager.models()),
     route("sweeps", GET=lambda handler: handler.manager.sweeps()),
     route(f"sweeps/{NAME}", GET=lambda handler, name: handler.manager.sweep(name)),
 ]

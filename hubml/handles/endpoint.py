@@ -79,6 +79,15 @@ class Endpoint:
 
         return example_request(self.metadata(protocol="rest"), signature_name)
 
+    def traffic(self) -> dict[str, Any]:
+        """Requests served, failed and their mean latency, from the server's Prometheus metrics."""
+        import urllib.request
+
+        from hubml.serving.metrics import METRICS_PATH, traffic
+
+        with urllib.request.urlopen(self.rest_url + METRICS_PATH, timeout=5) as response:
+            return traffic(response.read().decode(), self.model)
+
     def predict_client(self) -> PredictClient:
         """One client per handle, kept: its gRPC channel and the signature it read are reused."""
         from hubml.serving.client import PredictClient

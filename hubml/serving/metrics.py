@@ -45,3 +45,25 @@ class ServingMetrics:
             multiprocess.MultiProcessCollector(registry)
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+def traffic(page: str, model: str) -> dict[str, float | int | None]:
+    """A model's requests, failed requests and mean latency (ms) from a Prometheus page of these metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    requests = errors = 0
+    latency_sum = latency_count = 0.0
+    for family in text_string_to_metric_families(page):
+        for sample in family.samples:
+            if sample.labels.get("model_name") != model:
+                continue
+            if sample.name == ":tensorflow:serving:request_count_total" or (
+                    sample.name == ":tensorflow:serving:request_count" and family.type != "counter"):
+                requests += int(sample.value)
+                errors += int(sample.value) if sample.labels.get("status") != "OK" else 0
+            elif sample.name == ":tensorflow:serving:request_latency_sum":
+                latency_sum += sample.value
+            elif sample.name == ":tensorflow:serving:request_latency_count":
+                latency_count += sample.value
+    mean_ms = round(latency_sum / latency_count / 1000.0, 3) if latency_count else None
+    return {"requests": requests, "errors": errors, "mean_latency_ms": mean_ms}
