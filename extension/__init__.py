@@ -17,7 +17,9 @@ LABEXTENSION_DIR = os.path.join(os.path.dirname(__file__), "labextension", "stat
 
 def load_ipython_extension(ipython: Any) -> None:
     from hubml.magics import register
+    from hubml.quiet_tensorflow import set_log_level
 
+    set_log_level()  # TensorFlow imported in this kernel logs warnings and errors, not its start-up INFO lines
     register(ipython)
 
 

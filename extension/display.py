@@ -18,15 +18,36 @@ from typing import Any
 PLAIN_ENV = "HUBML_PLAIN"
 BATCH_EXECUTORS = ("papermill", "nbconvert", "nbclient")
 ANCESTORS_CHECKED = 4
+SHOWN_LIVE_IN = "_hubml_shown_live_in"
 
 
 def mimebundle(handle: Any) -> dict[str, Any]:
     text = {"text/plain": repr(handle)}
-    if not live_frontend():
-        return text
+    if not live_frontend() or getattr(handle, SHOWN_LIVE_IN, None) == execution_count():
+        return text  # a cell that already showed this handle's widget as it ran ends with its summary line
     from hubml.extension.widgets import widget_for
 
     return {**widget_for(handle)._repr_mimebundle_(), **text}
+
+
+def show_live(handle: Any) -> Any:
+    """Display the handle's widget now, while the cell goes on to wait, and return it: it updates itself
+    from its polling thread (ipykernel sends widget state from any thread), so it is live while the cell blocks."""
+    from IPython.display import display
+
+    from hubml.extension.widgets import widget_for
+
+    widget = widget_for(handle)
+    display(widget)
+    setattr(handle, SHOWN_LIVE_IN, execution_count())
+    return widget
+
+
+def execution_count() -> int | None:
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell.execution_count if shell is not None else None
 
 
 def live_frontend() -> bool:

@@ -13,6 +13,7 @@ tells how to log in and how to switch to PAM or OAuth.
 """
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -100,11 +101,16 @@ def configure_local(c) -> None:
     c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
     c.SimpleLocalProcessSpawner.home_dir_template = str(data / "users" / "{username}")
     c.Spawner.cmd = [str(bin_dir / "jupyterhub-singleuser")]
-    c.Spawner.args = ["--ServerApp.jpserver_extensions=hubml.extension=True"]
+    c.Spawner.args = ["--ServerApp.jpserver_extensions=hubml.extension=True",
+                      # Terminals: an interactive shell that keeps the PATH below. The default under a
+                      # spawner is a login shell, and Debian's /etc/profile resets PATH, hiding `hubml`.
+                      f"--ServerApp.terminado_settings=shell_command={shutil.which('bash') or '/bin/sh'}"]
     if os.geteuid() == 0:
         c.Spawner.args.append("--allow-root")  # this machine runs everything as root
     c.Spawner.pre_spawn_hook = local_home.prepare_spawner_home
     c.Spawner.environment = {
+        # A JupyterLab terminal then finds this environment's `hubml` and `python`, as the kernels do.
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
         "HUBML_BACKEND": "local",
         "HUBML_USER": lambda spawner: spawner.user.name,
         "HUBML_HOME": lambda spawner: str(local_home.hubml_home(local_home.spawner_home(spawner))),

@@ -78,6 +78,19 @@ class Client:
     def undeploy(self, name: str) -> None:
         self.backend.undeploy(name)
 
+    # --- the model registry (hubml/registry.py) ------------------------------------------
+
+    def models(self) -> list[dict[str, Any]]:
+        """The models in storage, each version with its producing job, final metrics and serving endpoints."""
+        from hubml import registry
+
+        return registry.models(self)
+
+    def model(self, name: str) -> dict[str, Any]:
+        from hubml import registry
+
+        return registry.model(self, name)
+
     # --- sweeps (hyperparameter tuning; hubml/tuning, imported on first use) ---------------
 
     def tune(self, spec: TuneSpec) -> Sweep:

@@ -43,7 +43,9 @@ class InvalidArgument(HubMLUsageError):
 
 
 class NotFound(HubMLError, LookupError):
-    """A job, endpoint, sweep or model that does not exist (for this user)."""
+    """A job, endpoint, sweep or model that does not exist (for this user): bad input, so exit code 2."""
+
+    exit_code = 2
 
     def __init__(self, kind: str, name: str):
         super().__init__(kind, name)

@@ -8,8 +8,9 @@ with `train_spec()`, so a flag is spelled, documented and validated in one place
 from __future__ import annotations
 
 import argparse
+import difflib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from hubml.specs import Resources, TrainSpec, parse_hparam
 
@@ -46,6 +47,41 @@ TRAIN_OPTIONS = [
 ]
 
 
+UNRECOGNIZED = "unrecognized arguments: "
+
+
+def with_suggestion(message: str, known: Iterable[str]) -> str:
+    """argparse's error message, with "did you mean `--workers`?" after an unrecognized option close to a known one."""
+    if not message.startswith(UNRECOGNIZED):
+        return message
+    options = sorted(set(known))
+    hints = []
+    for token in message[len(UNRECOGNIZED):].split():
+        flag = token.split("=", 1)[0]
+        close = difflib.get_close_matches(flag, options, n=1, cutoff=0.6) if flag.startswith("-") else []
+        if close:
+            hints.append(f"{flag}: did you mean `{close[0]}`?")
+    return "; ".join([message, *hints])
+
+
+def option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option a parser and its subcommands' parsers know."""
+    found = []
+    for action in parser._actions:
+        found += action.option_strings
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                found += option_strings(subparser)
+    return found
+
+
+class SuggestingParser(argparse.ArgumentParser):
+    """An ArgumentParser whose unknown-option error names the closest known option (exit code 2, as argparse's)."""
+
+    def error(self, message: str):
+        super().error(with_suggestion(message, option_strings(self)))
+
+
 def add_options(add_argument: Callable[..., Any], options: list[Option] = TRAIN_OPTIONS) -> None:
     for option in options:
         add_argument(*option.flags, **option.kwargs)
@@ -69,7 +105,7 @@ def train_spec(args: argparse.Namespace, code: str | None, name: str, source_dir
     return spec
 
 
-# --- endpoints: `%deploy`, `%%deploy` (as YAML keys) and `hubml models deploy` ----------------
+# --- endpoints: `%deploy`, `%%deploy` (as YAML keys) and `hubml endpoints deploy` -------------
 
 DEPLOY_OPTIONS = [
     Option(("model",), dict(nargs="?", metavar="MODEL",

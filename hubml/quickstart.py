@@ -29,7 +29,7 @@ def main() -> int:
     print(f"logs:     {client.backend.job_url(job.id)}/logs/")
     for endpoint in client.endpoints():
         print(f"endpoint: {endpoint.rest_url} (REST), {endpoint.grpc_target} (gRPC); "
-              f"stop it with: hubml models undeploy {endpoint.name}")
+              f"stop it with: hubml endpoints undeploy {endpoint.name}")
     print(f"notebook: {output}")
     return 0
 

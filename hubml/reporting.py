@@ -5,7 +5,8 @@ progress lines, widgets' curves and the tuner's early stopping. Only the
 deciding replica (chief, else worker 0) writes to the job's file; the others
 write to their scratch folder, so a metric is never counted twice. Outside a
 job it records nothing and returns the record, so the same code runs in a
-plain notebook.
+plain notebook. The same numbers become TensorBoard scalars in the job's
+`HUBML_TENSORBOARD_DIR` (`hubml.scalars`).
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import os
 import time
 from numbers import Number
 from typing import Any
+
+from hubml import scalars
 
 
 def report(step: int | None = None, **metrics: Any) -> dict[str, Any]:
@@ -27,6 +30,7 @@ def report(step: int | None = None, **metrics: Any) -> dict[str, Any]:
     if path:
         with open(path, "a") as handle:
             handle.write(json.dumps(record) + "\n")
+        scalars.write(record)
     return record
 
 

@@ -6,7 +6,11 @@
 TensorBoard (the `tensorboard` package) runs as a detached process on a free
 loopback port, like the local backend's jobs, so it outlives the kernel that
 started it; asking again for the same job or sweep finds it instead of
-starting another. Its log folder is a small "view" under
+starting another. It ends with the Jupyter server it was started under (from
+the sidebar, or from any of that server's kernels): hubml's server extension
+names itself in `HUBML_SERVER_PID`, and TensorBoard watches that process. One
+started elsewhere (a script, a terminal) runs until stopped:
+`%tensorboard --job ID --stop`, `board.stop()`. Its log folder is a small "view" under
 `{HUBML_HOME}/tensorboard/views/<key>/` with one entry per run: a link to the
 job's `HUBML_TENSORBOARD_DIR` on file:// storage (TensorBoard sees new events as
 they are written), or a copy of the job's synced `{storage}/jobs/{id}/tensorboard`
@@ -31,6 +35,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -45,6 +50,9 @@ if TYPE_CHECKING:
     from hubml.client import Client
 
 START_TIMEOUT_SECONDS = 180.0
+OWNER_ENV = "HUBML_SERVER_PID"
+WATCH_FLAG = "--hubml_watch_pid"
+WATCH_SECONDS = 1.0
 RELOAD_SECONDS = 5
 PROXY_URL_ENV = "TENSORBOARD_PROXY_URL"
 
@@ -149,6 +157,8 @@ def start(client: Client, key: str, runs: dict[str, str]) -> TensorBoard:
     log = open(os.path.join(home, f"{key}.log"), "ab")
     command = [sys.executable, "-m", "hubml.tensorboard", "--logdir", view, "--host", "127.0.0.1", "--port", str(port),
                "--reload_interval", str(RELOAD_SECONDS), "--window_title", key]
+    if os.environ.get(OWNER_ENV, "").isdigit():
+        command += [WATCH_FLAG, os.environ[OWNER_ENV]]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                start_new_session=True)
     log.close()
@@ -287,8 +297,20 @@ def main() -> None:
     sys.modules["tensorboard.compat.notf"] = types.ModuleType("tensorboard.compat.notf")
     from tensorboard.main import run_main
 
+    if WATCH_FLAG in sys.argv:
+        at = sys.argv.index(WATCH_FLAG)
+        owner = int(sys.argv[at + 1])
+        del sys.argv[at:at + 2]
+        threading.Thread(target=exit_with, args=(owner,), name="hubml-owner-watch", daemon=True).start()
     sys.argv[0] = "tensorboard"
     run_main()
+
+
+def exit_with(owner: int) -> None:
+    """End this TensorBoard once the Jupyter server that started it is gone, however it ended."""
+    while process_alive(owner):
+        time.sleep(WATCH_SECONDS)
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,18 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, magics_class
 
 from hubml.client import Client
-from hubml.options import Option
+from hubml.options import Option, option_strings, with_suggestion
 from hubml.specs import slugify
 
 
 def parse_arguments(magic: Callable, line: str) -> argparse.Namespace:
     """`parse_argstring`, with an unbalanced quote a `UsageError` like any other bad argument
-    (it splits the line with shlex, whose ValueError would otherwise show as a traceback)."""
+    (it splits the line with shlex, whose ValueError would otherwise show as a traceback), and an
+    unknown option answered with the closest known one."""
     try:
         return magic_arguments.parse_argstring(magic, line)
+    except UsageError as error:
+        raise UsageError(with_suggestion(str(error), option_strings(magic.parser))) from None
     except ValueError as error:
         raise UsageError(f"cannot split the arguments: {error} in {line!r}") from None
 

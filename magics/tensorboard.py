@@ -17,7 +17,8 @@ class TensorBoardMagics(HubMLMagics):
     @magic_arguments.argument("--stop", action="store_true", help="stop that TensorBoard instead")
     @line_magic
     def tensorboard(self, line: str) -> TensorBoard | None:
-        """Start (or find) TensorBoard for a job or sweep and show it; the TensorBoard keeps running detached."""
+        """Start (or find) TensorBoard for a job or sweep and show it. It keeps running after the kernel ends,
+        until this Jupyter server stops or `--stop` stops it."""
         from hubml import tensorboard
 
         args = parse_arguments(self.tensorboard, line)

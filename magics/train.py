@@ -6,6 +6,7 @@ import os
 from IPython.core import magic_arguments
 from IPython.core.magic import line_cell_magic, line_magic, magics_class
 
+from hubml.extension.display import live_frontend
 from hubml.formatting import jobs_table
 from hubml.handles.job import Job
 from hubml.magics.base import HubMLMagics, parse_arguments, with_options
@@ -20,8 +21,9 @@ class TrainMagics(HubMLMagics):
         """Run the cell as a training job and return its `Job` handle.
 
         As a line magic, `%train --package DIR --module pkg.task` runs a package
-        instead of a cell. By default the cell waits, printing every replica's log lines and a
-        progress line from reported metrics; interrupting it cancels the job.
+        instead of a cell. By default the cell waits, showing the job's live widget (progress, curves, log
+        tail) in a notebook, or printing every replica's log lines and a progress line from reported
+        metrics under papermill and in a terminal; interrupting it cancels the job.
         """
         args = parse_arguments(self.train, line)
         spec = train_spec(args, cell, self.default_name(), source_dir=os.getcwd())
@@ -29,7 +31,8 @@ class TrainMagics(HubMLMagics):
         print(f"Submitted {job.id} ({', '.join(f'{r}:{n}' for r, n in spec.replicas.items())}) "
               f"on {job.client.settings.backend}")
         if not args.detach:
-            job.follow_or_cancel()
+            # A person's notebook gets the live widget while the cell waits; papermill and terminals, text.
+            job.follow_or_cancel(widget=live_frontend())
         return job
 
     @line_magic

@@ -112,6 +112,7 @@ ROUTES = [
     route(f"endpoints/{NAME}/predict",
           POST=lambda handler, name: handler.manager.predict(name, handler.json_body())),
     route("quota", GET=lambda handler: handler.manager.quota()),
+    route("models", GET=lambda handler: handler.manager.models()),
     route("sweeps", GET=lambda handler: handler.manager.sweeps()),
     route(f"sweeps/{NAME}", GET=lambda handler, name: handler.manager.sweep(name)),
 ]

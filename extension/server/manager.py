@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.parse
 from typing import TYPE_CHECKING, Any, Callable
 
-from hubml.exceptions import InvalidArgument
+from hubml.exceptions import HubMLError, InvalidArgument
 from hubml.handles.endpoint import jsonable, split_request_body
 
 if TYPE_CHECKING:
@@ -27,9 +28,19 @@ FOLLOW_POLL_SECONDS = 0.25
 
 
 class HubMLManager:
-    def __init__(self, client_factory: Callable[[], Client] | None = None):
+    def __init__(self, client_factory: Callable[[], Client] | None = None, proxy_base: str | None = None):
         self._client_factory = client_factory
         self._client: Client | None = None
+        # `{base_url}proxy/` when jupyter-server-proxy serves this server: how a browser behind the hub
+        # reaches a TensorBoard or an endpoint on this machine's loopback.
+        self.proxy_base = proxy_base
+
+    def through_proxy(self, local_url: str) -> str:
+        """A loopback URL as the browser reaches it: through the server's proxy where there is one."""
+        if not self.proxy_base:
+            return local_url
+        parsed = urllib.parse.urlsplit(local_url)
+        return f"{self.proxy_base.rstrip('/')}/{parsed.port}{parsed.path or '/'}"
 
     @property
     def client(self) -> Client:
@@ -87,7 +98,8 @@ class HubMLManager:
     def tensorboard(self, job_id: str) -> dict[str, Any]:
         """Start (or find) TensorBoard over the job's event files; {'url': ...} for the browser to open."""
         board = self.client.job(job_id).tensorboard()
-        return {"job": job_id, "url": board.url, "runs": list(board.runs)}
+        url = board.url if board.url != board.local_url else self.through_proxy(board.local_url)
+        return {"job": job_id, "url": url, "runs": list(board.runs)}
 
     # --- quota ----------------------------------------------------------------------
 
@@ -99,7 +111,26 @@ class HubMLManager:
     # --- endpoints ----------------------------------------------------------------
 
     def endpoints(self) -> dict[str, Any]:
-        return {"endpoints": [endpoint.to_json() for endpoint in self.client.endpoints()]}
+        """Each endpoint with, once it serves, its traffic, an example request and its browser address."""
+        return {"endpoints": [self._endpoint_view(endpoint) for endpoint in self.client.endpoints()]}
+
+    def _endpoint_view(self, endpoint: Any) -> dict[str, Any]:
+        view = {**endpoint.to_json(), "traffic": None, "example": None, "browser_url": None}
+        if view["state"] != "READY":
+            return view
+        view["browser_url"] = self.through_proxy(endpoint.predict_url)
+        try:
+            view["traffic"] = endpoint.traffic()
+            view["example"] = endpoint.example_request()
+        except (HubMLError, OSError) as error:  # a server restarting: the row shows why, the list still loads
+            view["reason"] = f"metrics or metadata unavailable: {error}"
+        return view
+
+    # --- the model registry ---------------------------------------------------------
+
+    def models(self) -> dict[str, Any]:
+        """The models in storage: each version's producing job, final metrics and serving endpoints."""
+        return {"models": self.client.models()}
 
     def deploy(self, body: dict[str, Any]) -> dict[str, Any]:
         """Serve a job's exported model: {'job': id, 'name': endpoint name (default: the client's)}.
@@ -128,7 +159,16 @@ class HubMLManager:
     # --- sweeps -------------------------------------------------------------------
 
     def sweeps(self) -> dict[str, Any]:
-        return {"sweeps": [sweep.to_json() for sweep in self.client.sweeps()]}
+        """Each sweep with its trials' final metrics, for the sidebar's comparison table."""
+        return {"sweeps": [self._sweep_view(sweep) for sweep in self.client.sweeps()]}
+
+    def _sweep_view(self, sweep: Any) -> dict[str, Any]:
+        from hubml.registry import final_metrics
+
+        view = sweep.to_json()
+        for trial in view["trials"]:
+            trial["metrics"] = final_metrics(self.client.job(trial["job_id"]).metrics()) if trial["job_id"] else {}
+        return view
 
     def sweep(self, sweep_id: str) -> dict[str, Any]:
         return self.client.sweep(sweep_id).to_json()

@@ -3,7 +3,9 @@
 It polls the `Endpoint` handle while the endpoint starts, and stops once it
 serves (or failed); Refresh asks again, e.g. after a new version was exported.
 The try-it box takes TF Serving's predict JSON (or bare instances) and shows
-the model's answer as JSON.
+the model's answer as JSON; once the endpoint serves, it holds an example
+request built from the model's signature (`hubml.serving.examples`), which
+works as given.
 """
 from __future__ import annotations
 
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
     from hubml.handles.endpoint import Endpoint
 
 STARTING = "PENDING"
-EXAMPLE_REQUEST = '{"instances": [[1.0, 2.0]]}'
 
 
 class EndpointWidget(HandleWidget):
@@ -29,7 +30,8 @@ class EndpointWidget(HandleWidget):
         self.endpoint = endpoint
         self.header = ipywidgets.HTML()
         self.addresses = ipywidgets.HTML()
-        self.request = ipywidgets.Textarea(placeholder=EXAMPLE_REQUEST, description="Request",
+        self.request = ipywidgets.Textarea(placeholder="TF Serving's predict JSON, once the endpoint serves",
+                                           description="Request",
                                            layout=ipywidgets.Layout(width="95%", height="5em"))
         self.predict_button = ipywidgets.Button(description="Predict", icon="play", button_style="primary")
         self.refresh_button = ipywidgets.Button(description="Refresh", icon="refresh")
@@ -63,10 +65,12 @@ class EndpointWidget(HandleWidget):
             f"<tr><th align=left>versions</th><td>{html.escape(versions)}</td></tr>"
             f"<tr><th align=left>model</th><td><code>{html.escape(record['model_uri'])}</code></td></tr>"
             "</table>")
+        if record["state"] == "READY" and not self.request.value:
+            self.request.value = json.dumps(self.endpoint.example_request())
         return record["state"] == STARTING
 
     def _predict(self) -> str:
-        text = self.request.value.strip() or EXAMPLE_REQUEST
+        text = self.request.value.strip() or json.dumps(self.endpoint.example_request())
         try:
             payload = json.loads(text)
         except ValueError as error:

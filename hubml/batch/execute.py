@@ -18,8 +18,9 @@ from hubml import storage
 OUTPUT_NAME = "output.ipynb"
 DEFAULT_KERNEL = "python3"
 # The kernel loads hubml's magics itself (as a hub's notebook server does), and handles print as text:
-# a widget saved into a batch run's output would be dead.
-KERNEL_ARGUMENTS = ["--ext=hubml"]
+# a widget saved into a batch run's output would be dead. Loaded as `hubml.extension` (the same hook), so a
+# notebook's own `%load_ext hubml` loads it again quietly instead of printing "already loaded".
+KERNEL_ARGUMENTS = ["--ext=hubml.extension"]
 PLAIN_ENV = "HUBML_PLAIN"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -49,12 +50,20 @@ def execute(notebook: str, written: str, parameters: dict, kernel: str) -> None:
     import papermill
 
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s", force=True)
+    logging.getLogger().handlers[0].addFilter(one_line_per_line)
     os.environ[PLAIN_ENV] = "1"
     # Jobs the notebook submits (%%train) are named after it, as in an interactive session.
     os.environ.setdefault("JPY_SESSION_NAME", os.path.abspath(notebook))
     papermill.execute_notebook(notebook, written, parameters=parameters, kernel_name=kernel,
                                cwd=os.path.dirname(os.path.abspath(notebook)), log_output=True,
                                progress_bar=False, extra_arguments=KERNEL_ARGUMENTS)
+
+
+def one_line_per_line(record: logging.LogRecord) -> bool:
+    """papermill logs each output chunk with its own newline: without this, a blank line after every line."""
+    record.msg = str(record.msg).rstrip("\n")
+    record.args = None
+    return bool(record.msg.strip())
 
 
 def local_output(target: str) -> str:

@@ -11,11 +11,13 @@ import importlib
 import sys
 
 # Subcommand modules, imported lazily so `hubml serve` never pays for the client.
-COMMANDS = ["jobs", "serve", "models", "tune", "run", "quota", "zoo"]
+COMMANDS = ["jobs", "models", "endpoints", "serve", "tune", "run", "quota", "zoo"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hubml", description="Train and serve models from Jupyter or the terminal.")
+    from hubml.options import SuggestingParser
+
+    parser = SuggestingParser(prog="hubml", description="Train and serve models from Jupyter or the terminal.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"hubml.cli.{name}").register(subparsers)

@@ -1,104 +1,54 @@
-"""`hubml models deploy|list|describe|predict|undeploy`: models behind TF Serving endpoints."""
+"""`hubml models list|describe`: the model registry (the models in storage, each version's job and endpoints)."""
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 
 from hubml.client import Client
-from hubml.exceptions import InvalidArgument
-from hubml.formatting import endpoints_table, fields_text
-from hubml.handles.endpoint import jsonable, split_request_body
-from hubml.options import DEPLOY_OPTIONS, add_options, deploy_arguments
-
-BACKEND_HELP = "'local' or 'kubernetes' (default: configured)"
+from hubml.formatting import table, timestamp
+from hubml.progress import progress_line
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    models = subparsers.add_parser("models", help="deploy models behind TF Serving endpoints and call them")
+    models = subparsers.add_parser("models", help="the models in storage: versions, producing jobs, endpoints")
     actions = models.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    deploy = actions.add_parser("deploy", help="serve a model (name, folder/URL or job id) and wait until it is ready")
-    add_options(deploy.add_argument, DEPLOY_OPTIONS)
-    deploy.set_defaults(func=deploy_model)
+    listing = actions.add_parser("list", help="list the models in storage")
+    listing.set_defaults(func=list_models)
 
-    listing = actions.add_parser("list", help="list endpoints")
-    listing.set_defaults(func=list_endpoints)
+    describe = actions.add_parser("describe", help="show a model's versions: producing job, final metrics, endpoints")
+    describe.add_argument("model")
+    describe.set_defaults(func=describe_model)
 
-    describe = actions.add_parser("describe", help="show one endpoint")
-    describe.add_argument("endpoint")
-    describe.set_defaults(func=describe_endpoint)
-
-    predict = actions.add_parser("predict", help="call an endpoint and print the answer as JSON")
-    predict.add_argument("endpoint")
-    predict.add_argument("payload", metavar="JSON",
-                         help="a JSON list of instances, TF Serving's {\"instances\": ...} or {\"inputs\": ...}, "
-                              "@FILE to read it from a file, or - for standard input")
-    predict.add_argument("--protocol", choices=["grpc", "rest"], default="grpc")
-    predict.add_argument("--signature", help="signature name (default: serving_default)")
-    predict.add_argument("--version", type=int, help="model version (default: the highest served)")
-    predict.set_defaults(func=predict_endpoint)
-
-    undeploy = actions.add_parser("undeploy", help="stop an endpoint")
-    undeploy.add_argument("endpoint")
-    undeploy.set_defaults(func=undeploy_endpoint)
-
-    for parser in (deploy, listing, describe):
+    for parser in (listing, describe):
         parser.add_argument("--output", choices=["text", "json"], default="text")
-    for parser in (listing, describe, predict, undeploy):
-        parser.add_argument("--backend", help=BACKEND_HELP)
+        parser.add_argument("--backend", help="'local' or 'kubernetes' (default: configured)")
 
 
-def deploy_model(args: argparse.Namespace) -> int:
-    if not args.model:
-        raise InvalidArgument("MODEL", "name a model, a model folder or URL, or a job id")
-    endpoint = Client(args.backend).deploy(args.model, **deploy_arguments(args))
-    print(json.dumps(endpoint.to_json(), indent=1) if args.output == "json" else repr(endpoint))
+def list_models(args: argparse.Namespace) -> int:
+    models = Client(args.backend).models()
+    if args.output == "json":
+        print(json.dumps(models, indent=1))
+        return 0
+    rows = [(model["name"], len(model["versions"]), model["versions"][0]["version"],
+             model["versions"][0]["job"] or "-", ",".join(serving_endpoints(model)) or "-", model["uri"])
+            for model in models]
+    print(table(["MODEL", "VERSIONS", "LATEST", "LATEST JOB", "ENDPOINTS", "URI"], rows))
     return 0
 
 
-def list_endpoints(args: argparse.Namespace) -> int:
-    records = [endpoint.record for endpoint in Client(args.backend).endpoints()]
-    print(json.dumps(records, indent=1) if args.output == "json" else endpoints_table(records))
+def describe_model(args: argparse.Namespace) -> int:
+    model = Client(args.backend).model(args.model)
+    if args.output == "json":
+        print(json.dumps(model, indent=1))
+        return 0
+    print(f"{model['name']}  {model['uri']}")
+    rows = [(version["version"], version["job"] or "-", timestamp(version["created_at"]),
+             progress_line(version["metrics"]).removeprefix("[progress] ") if version["metrics"] else "-",
+             ",".join(version["endpoints"]) or "-") for version in model["versions"]]
+    print(table(["VERSION", "JOB", "EXPORTED", "FINAL METRICS", "ENDPOINTS"], rows))
     return 0
 
 
-def describe_endpoint(args: argparse.Namespace) -> int:
-    endpoint = Client(args.backend).endpoint(args.endpoint)
-    record = endpoint.to_json()
-    print(json.dumps(record, indent=1) if args.output == "json" else f"{endpoint!r}\n{fields_text(record)}")
-    return 0
-
-
-def predict_endpoint(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the TF Serving protos import TensorFlow: keep its banner out
-    payload, signature = split_request_body(read_payload(args.payload))
-    endpoint = Client(args.backend).endpoint(args.endpoint)
-    result = endpoint.predict(payload, protocol=args.protocol, signature_name=args.signature or signature,
-                              version=args.version)
-    print(json.dumps(jsonable(result)))
-    return 0
-
-
-def read_payload(text: str):
-    source = "the payload"
-    if text == "-":
-        text = sys.stdin.read()
-    elif text.startswith("@"):
-        source = text[1:]
-        try:
-            with open(source) as handle:
-                text = handle.read()
-        except OSError as error:
-            raise InvalidArgument("JSON", f"cannot read {source}: {error.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidArgument("JSON", f"{source} is not JSON: {error.msg} at character {error.pos}") from None
-
-
-def undeploy_endpoint(args: argparse.Namespace) -> int:
-    Client(args.backend).undeploy(args.endpoint)
-    print(f"{args.endpoint} undeployed")
-    return 0
+def serving_endpoints(model: dict) -> list[str]:
+    return sorted({name for version in model["versions"] for name in version["endpoints"]})

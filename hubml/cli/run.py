@@ -49,6 +49,7 @@ def run_notebook(args: argparse.Namespace) -> int:
     job = client.submit(spec)
     output = output_url(args.output, ".") or storage.join(client.backend.job_url(job.id), OUTPUT_NAME)
     print(f"Submitted {job.id}; output notebook: {output.replace('{job}', job.id)}", flush=True)
-    return 0 if args.detach or job.follow_or_cancel() else 130
+    # The notebook is the job's one replica: its cells' output needs no replica prefix of its own.
+    return 0 if args.detach or job.follow_or_cancel(prefixed=False) else 130
 
 

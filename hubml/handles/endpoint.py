@@ -73,6 +73,21 @@ class Endpoint:
         """TF Serving's model metadata (`model_spec`, `metadata.signature_def`)."""
         return self._call("metadata", version=version, protocol=protocol)
 
+    def example_request(self, signature_name: str = "serving_default") -> dict[str, Any]:
+        """A predict body shaped and typed as the served signature asks (REST metadata: no TensorFlow import)."""
+        from hubml.serving.examples import example_request
+
+        return example_request(self.metadata(protocol="rest"), signature_name)
+
+    def traffic(self) -> dict[str, Any]:
+        """Requests served, failed and their mean latency, from the server's Prometheus metrics."""
+        import urllib.request
+
+        from hubml.serving.metrics import METRICS_PATH, traffic
+
+        with urllib.request.urlopen(self.rest_url + METRICS_PATH, timeout=5) as response:
+            return traffic(response.read().decode(), self.model)
+
     def predict_client(self) -> PredictClient:
         """One client per handle, kept: its gRPC channel and the signature it read are reused."""
         from hubml.serving.client import PredictClient

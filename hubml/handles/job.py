@@ -10,6 +10,7 @@ from hubml.exceptions import JobFailed
 from hubml.handles.base import Handle
 from hubml.follow import FollowBook
 from hubml.progress import progress_line
+from hubml.quiet_tensorflow import is_no_driver_line
 from hubml.specs import TrainSpec
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ class Job(Handle):
         if resume:
             cursor = book.load(self.id)
         lines = self.client.backend.logs(self.id, follow=follow, cursor=cursor)
+        if not self.spec.resources.gpus:  # TensorFlow's no-driver lines mean nothing here (hubml.quiet_tensorflow)
+            lines = (line for line in lines if not is_no_driver_line(line.text))
         return book.recorded(self.id, lines) if follow else lines
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
@@ -74,10 +77,12 @@ class Job(Handle):
             time.sleep(0.02)
         return self._check(raise_on_failure)
 
-    def follow(self, out: TextIO | None = None, raise_on_failure: bool = True, resume: bool = False) -> Job:
+    def follow(self, out: TextIO | None = None, raise_on_failure: bool = True, resume: bool = False,
+               prefixed: bool = True) -> Job:
         """Print every replica's log lines as they come, and a progress line per new metric, until final.
 
-        With `resume`, start after the last line an earlier follow showed (see `logs`).
+        With `resume`, start after the last line an earlier follow showed (see `logs`). Lines carry their
+        replica (`[worker-0] ...`) unless `prefixed` is False (a notebook run, whose one replica is the kernel).
         """
         out = out or sys.stdout
         seen_metrics = 0
@@ -86,15 +91,27 @@ class Job(Handle):
             if line.attempt != attempt:
                 attempt = line.attempt
                 print(f"--- attempt {attempt} ---", file=out)
-            print(line, file=out, flush=True)
+            print(line if prefixed else line.text, file=out, flush=True)
             seen_metrics = self._print_progress(out, seen_metrics)
         self._print_progress(out, seen_metrics)
         return self._check(raise_on_failure)
 
-    def follow_or_cancel(self) -> bool:
-        """`follow`, but an interrupt cancels the job rather than leaving it running unseen; False then."""
+    def follow_or_cancel(self, prefixed: bool = True, widget: bool = False) -> bool:
+        """`follow`, but an interrupt cancels the job rather than leaving it running unseen; False then.
+
+        With `widget` (a notebook a person watches), the job's live widget is shown at once and updates itself
+        while this waits, instead of the log streaming as text; a failure raises without the log repeated.
+        """
         try:
-            self.follow()
+            if widget:
+                from hubml.extension.display import show_live
+
+                widget = show_live(self)
+                self.wait(raise_on_failure=False)
+                widget.refresh()  # its final state, before the cell ends
+                self._check(raise_on_failure=True, log_shown=True)
+            else:
+                self.follow(prefixed=prefixed)
         except KeyboardInterrupt:
             self.cancel()
             print(f"Interrupted: cancelled job {self.id} ({self.state}).", flush=True)
@@ -107,10 +124,13 @@ class Job(Handle):
             print(progress_line(metrics[-1]), file=out, flush=True)
         return len(metrics)
 
-    def _check(self, raise_on_failure: bool) -> Job:
+    def _check(self, raise_on_failure: bool, log_shown: bool = False) -> Job:
+        """Raise `JobFailed` unless the job succeeded; with the log's tail, unless a live widget shows it
+        (the traceback is then shown once, in the widget, not again in the error). Text follows keep the tail:
+        under papermill the error is what a failed run reports."""
         record = self.record
         if raise_on_failure and record.state != "SUCCEEDED":
-            raise JobFailed(self.id, record.state, record.reason, self.log_tail())
+            raise JobFailed(self.id, record.state, record.reason, "" if log_shown else self.log_tail())
         return self
 
     def to_json(self) -> dict[str, Any]:
@@ -136,3 +156,4 @@ class Job(Handle):
         from hubml.extension.display import mimebundle
 
         return mimebundle(self)
+

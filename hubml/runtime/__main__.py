@@ -9,7 +9,7 @@ import signal
 import sys
 import traceback
 
-from hubml import storage
+from hubml import quiet_tensorflow, storage
 from hubml.runtime import dependencies, environment, publish
 from hubml.runtime.contract import Replica, replicas_of
 from hubml.runtime.retries import EXIT_REQUIREMENTS_FAILED
@@ -30,6 +30,7 @@ def main() -> int:
     os.environ.update(replica.environment(spec, model_dir))
     if use_legacy_keras(spec):
         os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    quiet_tensorflow.set_log_level()
     print(f"[hubml] {replica.job_id} {replica.name} attempt {replica.attempt} starting", flush=True)
     syncer = Syncer(replica, decides)
     syncer.start()

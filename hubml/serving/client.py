@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 
 from hubml.exceptions import InvalidArgument, ServingError
+from hubml.quiet_tensorflow import import_tensorflow
 from hubml.serving.dtypes import numpy_dtype_of
 
 PROTOCOLS = ("grpc", "rest")
@@ -129,6 +130,8 @@ class PredictClient:
             raise InvalidArgument("protocol", f"expected one of {PROTOCOLS}, got {protocol!r}")
         if (self.grpc_target if protocol == "grpc" else self.rest_url) is None:
             raise InvalidArgument("protocol", f"this client has no {protocol} address")
+        if protocol == "grpc":  # TF Serving's protos import TensorFlow: keep its start-up lines out of the cell
+            import_tensorflow()
         return protocol
 
     def _signature(self, signature_name, version, version_label, protocol: str) -> dict:

@@ -45,3 +45,30 @@ class ServingMetrics:
             multiprocess.MultiProcessCollector(registry)
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+# The calls that use the model, as the `API` label names them (REST verbs, gRPC methods); status and
+# metadata calls (the sidebar's own, among them) are not traffic.
+INFERENCE_APIS = frozenset({"predict", "classify", "regress", "Predict", "Classify", "Regress", "MultiInference"})
+
+
+def traffic(page: str, model: str) -> dict[str, float | int | None]:
+    """A model's inference requests, failed ones and their mean latency (ms), from a page of these metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    requests = errors = 0
+    latency_sum = latency_count = 0.0
+    for family in text_string_to_metric_families(page):
+        for sample in family.samples:
+            if sample.labels.get("model_name") != model or sample.labels.get("API") not in INFERENCE_APIS:
+                continue
+            if sample.name == ":tensorflow:serving:request_count_total" or (
+                    sample.name == ":tensorflow:serving:request_count" and family.type != "counter"):
+                requests += int(sample.value)
+                errors += int(sample.value) if sample.labels.get("status") != "OK" else 0
+            elif sample.name == ":tensorflow:serving:request_latency_sum":
+                latency_sum += sample.value
+            elif sample.name == ":tensorflow:serving:request_latency_count":
+                latency_count += sample.value
+    mean_ms = round(latency_sum / latency_count / 1000.0, 3) if latency_count else None
+    return {"requests": requests, "errors": errors, "mean_latency_ms": mean_ms}

@@ -24,7 +24,7 @@ def test_a_parameterised_notebook_runs_as_a_job_with_its_local_module(hubml_home
     assert code == 0, err
     (job,) = client.jobs()
     assert job.state == "SUCCEEDED" and job.spec.hparams == {"alpha": 4, "title": "weekly"}
-    assert "[worker-0] scaled 40 for weekly" in out  # cell output streams into the job's log
+    assert "\nscaled 40 for weekly\n" in out  # cell output streams into the job's log, one line each
     output = tmp_path / "out" / "report-weekly.ipynb"
     assert "scaled 40 for weekly" in outputs_text(output) and "rows in data.csv: 3" in outputs_text(output)
     assert "deploy raised InvalidArgument" in outputs_text(output)
@@ -63,3 +63,15 @@ def test_on_object_storage_the_output_notebook_is_uploaded(s3_storage, tmp_path,
     output = storage.join(s3_storage, "jobs", job.id, "output.ipynb")
     book = nbformat.reads(storage.read_text(output), as_version=4)
     assert "greeting: hello s3" in "".join(o.get("text", "") for c in book.cells for o in c.get("outputs", []))
+
+
+def test_a_notebook_runs_log_has_one_prefix_per_line_and_no_noise(hubml_home, tmp_path, hubml_cli):
+    notebook = write_notebook(tmp_path / "inner.ipynb", "%load_ext hubml",
+                              "%%train --name inner\nfor n in range(3):\n    print('inner line', n)",
+                              "print('first')\nprint('second')")
+    code, out, err = hubml_cli("run", notebook)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert [line for line in lines if "inner line" in line] == [f"[worker-0] inner line {n}" for n in range(3)]
+    assert lines[lines.index("first") + 1] == "second"  # no blank line between a cell's lines
+    assert "" not in lines and "already loaded" not in out

@@ -40,7 +40,7 @@ def test_submit_follow_describe_logs_cancel(hubml_home, tmp_path):
     detached = hubml("jobs", "submit", "train.py", "--hparam", "lr=1", "--detach", "--name", "sleepy", cwd=tmp_path)
     sleeper = detached.stdout.split()[1]
     assert hubml("jobs", "cancel", sleeper).stdout.strip() in (f"{sleeper} CANCELLED", f"{sleeper} SUCCEEDED")
-    assert hubml("jobs", "describe", "no-such-job-000000").returncode == 1
+    assert hubml("jobs", "describe", "no-such-job-000000").returncode == 2
 
 
 def test_a_jobs_name_works_wherever_its_id_does(hubml_home, tmp_path):
@@ -54,4 +54,4 @@ def test_a_jobs_name_works_wherever_its_id_does(hubml_home, tmp_path):
              what="the newest job's log line", interval=0.5)
     assert hubml("jobs", "cancel", "nightly").stdout.strip() == f"{newest} CANCELLED"
     unknown = hubml("jobs", "describe", "never-submitted")
-    assert unknown.returncode == 1 and "no job named 'never-submitted'" in unknown.stderr
+    assert unknown.returncode == 2 and "no job named 'never-submitted'" in unknown.stderr

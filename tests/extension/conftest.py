@@ -62,7 +62,8 @@ def one_cpu(monkeypatch) -> None:
 @pytest.fixture
 def jp_server_config(hubml_home):
     # hubml_home first: the manager builds its client from HUBML_HOME on the first request.
-    return Config({"ServerApp": {"jpserver_extensions": {"hubml.extension": True}}})
+    # jupyter-server-proxy too, as on a hub: the addresses the sidebar gets go through it.
+    return Config({"ServerApp": {"jpserver_extensions": {"hubml.extension": True, "jupyter_server_proxy": True}}})
 
 
 @pytest.fixture

@@ -102,3 +102,22 @@ def test_bad_cursor(text):
 def test_bad_limit(limit):
     with pytest.raises(InvalidArgument, match="limit"):
         check_limit(limit)
+
+
+def test_the_console_views_models_endpoints_and_sweeps(client, submit, tune):
+    manager = HubMLManager(lambda: client, proxy_base="/user/ada/proxy")
+    job = submit("exporter", name="doubler").wait(timeout=180)
+    client.deploy(job, name="doubler").predict([[1.0, 2.0]], protocol="rest")
+    [model] = manager.models()["models"]
+    assert model["name"] == "doubler" and model["versions"][0]["job"] == job.id
+    assert model["versions"][0]["endpoints"] == ["doubler"]
+    [endpoint] = manager.endpoints()["endpoints"]
+    assert endpoint["example"] == {"instances": [[0.5, 0.5]]}
+    assert endpoint["traffic"]["requests"] == 1 and endpoint["traffic"]["errors"] == 0
+    assert endpoint["traffic"]["mean_latency_ms"] > 0
+    port = endpoint["rest_url"].rsplit(":", 1)[1]
+    assert endpoint["browser_url"] == f"/user/ada/proxy/{port}/v1/models/doubler:predict"
+    sweep = tune((1, 2)).wait(timeout=120)
+    [view] = manager.sweeps()["sweeps"]
+    assert view["id"] == sweep.id and sorted(trial["metrics"]["score"] for trial in view["trials"]) == [-1, 0]
+    assert json.loads(json.dumps(manager.models())) == manager.models()

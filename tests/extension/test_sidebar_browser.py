@@ -122,6 +122,8 @@ def test_sidebar_shows_a_job_opens_its_logs_and_cancels_it(page, lab, submit, wa
     logs.filter(has_text="ready").wait_for()
 
     row.locator('[data-action="cancel"]').click()
+    page.locator(".jp-Dialog", has_text=f"Cancel job {job.id}?").wait_for()  # asked first
+    page.locator(".jp-Dialog button.jp-mod-warn").click()
     page.locator(f'.hubml-job[data-id="{job.id}"] .hubml-state-CANCELLED').wait_for()
     page.locator(f'.hubml-logs[data-job-id="{job.id}"][data-final="true"]').wait_for()
     assert job.state == "CANCELLED"
@@ -186,3 +188,69 @@ def test_notebook_shows_a_job_widget_and_the_sidebar_a_sweep_and_a_train_cell(pa
     assert "ReportCallback" in cells.nth(1).inner_text()
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "notebook-widget-sweep-train-cell.png"))
+
+
+def sidebar(page):
+    page.click('.jp-SideBar .lm-TabBar-tab[data-id="hubml-sidebar"]')
+    return page.locator(".hubml-panel")
+
+
+def test_an_empty_sidebar_says_what_to_do_and_has_its_own_icon(page, lab, hubml_home):
+    panel = sidebar(page)
+    for section, words in (("jobs", "%%train"), ("sweeps", "%%tune"), ("models", "HUBML_MODEL_DIR"),
+                           ("endpoints", "Deploy")):
+        panel.locator(f".hubml-{section} .hubml-empty", has_text=words).wait_for()
+    tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="hubml-sidebar"] svg')
+    assert "hubml" in (tab.get_attribute("data-icon") or "")  # its own LabIcon, not a stock one
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "sidebar-empty-states.png"))
+
+
+def test_the_sidebar_is_a_console_sweeps_models_endpoints_try_it_and_confirmations(page, lab, client, submit,
+                                                                                    tune):
+    sweep = tune((1, 2, 3)).wait(timeout=120)
+    job = submit("exporter", name="doubler").wait(timeout=180)
+    endpoint = client.deploy(job, name="doubler")
+    endpoint.predict([[1.0, 2.0]], protocol="rest")  # one request the endpoint's metrics count
+
+    panel = sidebar(page)
+    block = panel.locator(f'.hubml-sweep[data-id="{sweep.id}"]')
+    block.filter(has_text="3/3 trials finished").wait_for()
+    assert block.locator(".hubml-trial").count() == 3
+    best = block.locator(".hubml-trial.hubml-best")
+    assert best.count() == 1 and best.get_attribute("data-trial") == str(sweep.best.number)
+    assert "score" in block.locator("th").all_inner_texts()  # final metrics compared side by side
+    trial_jobs = {trial.job_id for trial in sweep.record.trials}
+    listed = set(panel.locator(".hubml-jobs .hubml-job").evaluate_all("rows => rows.map(r => r.dataset.id)"))
+    assert listed == {job.id} and not listed & trial_jobs  # trials are under their sweep, not in Jobs
+
+    model = panel.locator('.hubml-model[data-id="doubler"]')
+    version = model.locator('.hubml-version[data-version="1"]')
+    version.filter(has_text=job.id).wait_for()
+    assert "doubler" in version.locator("td").nth(3).inner_text()  # the endpoint serving it
+
+    row = panel.locator('.hubml-endpoint[data-id="doubler"]')
+    row.locator(".hubml-state-READY").wait_for()
+    row.filter(has_text="1 request(s)").wait_for()
+    assert "/proxy/" in row.locator(".hubml-address").inner_text()  # reachable through the server
+    request = row.locator(".hubml-request")
+    assert json.loads(request.input_value()) == {"instances": [[0.5, 0.5]]}  # from the model's signature
+    row.locator('[data-action="predict"]').click()
+    panel.locator('.hubml-endpoint[data-id="doubler"] .hubml-answer', has_text='"predictions"').wait_for()
+    assert json.loads(panel.locator('.hubml-endpoint[data-id="doubler"] .hubml-answer').inner_text()) == {
+        "predictions": [[1.0, 1.0]]}
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "sidebar-console.png"), full_page=True)
+    panel.screenshot(path=str(OUTPUT / "sidebar-console-panel.png"))
+
+    panel.locator('.hubml-endpoint[data-id="doubler"] [data-action="undeploy"]').click()
+    dialog = page.locator(".jp-Dialog", has_text="Undeploy doubler?")
+    dialog.wait_for()
+    page.screenshot(path=str(OUTPUT / "sidebar-undeploy-confirmation.png"))
+    dialog.locator("button", has_text="Keep it").click()
+    dialog.wait_for(state="detached")
+    assert [e.name for e in client.endpoints()] == ["doubler"]  # kept: nothing happens without a yes
+    panel.locator('.hubml-endpoint[data-id="doubler"] [data-action="undeploy"]').click()
+    page.locator(".jp-Dialog button.jp-mod-warn").click()
+    panel.locator(".hubml-endpoints .hubml-empty").wait_for()
+    assert client.endpoints() == []

@@ -59,6 +59,9 @@ def test_deploy_button_then_endpoint_widget_try_it(submit, client, eventually):
     eventually(lambda: "READY" in endpoint.header.value)
     assert "versions</th><td>1<" in endpoint.addresses.value and ":predict" in endpoint.addresses.value
     assert not endpoint.poller.running  # serving: nothing left to wait for
+    assert json.loads(endpoint.request.value) == {"instances": [[0.5, 0.5]]}  # from the signature: [None, 2] float
+    endpoint.predict_button.click()  # the example works as given
+    eventually(lambda: "[[1.0, 1.0]]" in endpoint.answer.value, timeout=60)
     endpoint.request.value = json.dumps({"instances": [[1.0, 2.0], [3.0, 4.0]]})
     endpoint.predict_button.click()
     eventually(lambda: "[[2.0, 4.0], [6.0, 8.0]]" in endpoint.answer.value, timeout=60)

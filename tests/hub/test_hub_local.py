@@ -249,6 +249,34 @@ def test_every_kernel_loads_the_hubml_extension_and_sees_the_private_home(hub):
     hub.remember_processes()
 
 
+async def terminal_output(hub: LocalHub, command: str, until: str) -> str:
+    """Type `command` into a new JupyterLab terminal of the user's server, through the proxy; read until `until`."""
+    name = hub.api("POST", f"/user/{USER}/api/terminals").json()["name"]
+    url = f"ws://127.0.0.1:{hub.port}/user/{USER}/terminals/websocket/{name}"
+    connection = await websocket.websocket_connect(
+        httpclient.HTTPRequest(url, headers={"Authorization": f"token {hub.token}"}))
+    connection.write_message(json.dumps(["stdin", command + "\r"]))
+    output = ""
+    try:
+        while until not in output:
+            message = json.loads(await asyncio.wait_for(connection.read_message(), 60))
+            if message[0] == "stdout":
+                output += message[1]
+    finally:
+        connection.close()
+        hub.api("DELETE", f"/user/{USER}/api/terminals/{name}")
+    return output
+
+
+def test_a_terminal_finds_hubml_and_shares_the_notebooks_home(hub):
+    printed = asyncio.run(terminal_output(
+        hub, "echo home=$HUBML_HOME; command -v hubml; hubml jobs list --output json; echo done-$((6*7))", "done-42"))
+    assert f"home={hub.data / 'users' / USER / '.hubml'}" in printed
+    assert f"{Path(sys.executable).parent}/hubml" in printed  # this environment's command, not "not found"
+    assert "[]" in printed and "command not found" not in printed
+    hub.remember_processes()
+
+
 def test_the_hub_stops_cleanly_with_no_process_left(hub):
     """Stopping the hub (Ctrl-C or SIGTERM) also stops the proxy, the running server and its kernel.
 
@@ -285,3 +313,26 @@ def test_make_hub_prints_the_url_and_the_login_then_serves(tmp_path):
         process.wait(timeout=30)
     outlived = still_running(seen)  # the proxy may still be ending (see the test above)
     wait_for(lambda: not still_running(seen), 15, f"the processes that outlived the hub to end: {outlived}")
+
+
+def test_a_tensorboard_a_kernel_started_ends_when_the_hub_stops(tmp_path):
+    """TensorBoard runs detached from the kernel (it outlives it), but not past the user's server: nothing hubml
+    started for a user is left once the hub, and so the server, has stopped."""
+    own_hub = LocalHub(tmp_path)
+    try:
+        assert own_hub.api("POST", f"/hub/api/users/{USER}").status_code in (201, 409)
+        assert own_hub.api("POST", f"/hub/api/users/{USER}/server").status_code in (201, 202)
+        wait_for(lambda: own_hub.api("GET", f"/hub/api/users/{USER}").json()["servers"].get("", {}).get("ready"),
+                 60, f"{USER}'s server\n{own_hub.log_text()}")
+        kernel = own_hub.api("POST", f"/user/{USER}/api/kernels", json={"name": "python3"}).json()
+        code = ("import hubml\nclient = hubml.Client()\njob = client.train('print(1)', name='tb').wait(timeout=60)\n"
+                "print(job.tensorboard().pid)")
+        board = int(asyncio.run(execute(own_hub, kernel["id"], code)).split()[-1])
+        assert alive(board) and os.getsid(board) == board  # detached from the kernel: a session of its own
+        own_hub.stop()
+        wait_for(lambda: not alive(board), 30, "the TensorBoard to end with the server that started it")
+    finally:
+        own_hub.stop()
+        for pid in own_hub.seen:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -49,12 +49,12 @@ def test_the_cli_trains_on_two_workers_deploys_predicts_and_trains_with_paramete
     assert "[worker-0] [hubml] model exported to " in output
     assert model_versions(kube_env, "mwms") == ["1"]
 
-    hubml_cli("models", "deploy", "mwms", "--name", "mwms", cwd=tmp_path)
+    hubml_cli("endpoints", "deploy", "mwms", "--name", "mwms", cwd=tmp_path)
     for protocol in ("rest", "grpc"):
-        answer = json.loads(hubml_cli("models", "predict", "mwms", "[[1.0], [3.0]]", "--protocol", protocol,
+        answer = json.loads(hubml_cli("endpoints", "predict", "mwms", "[[1.0], [3.0]]", "--protocol", protocol,
                                       cwd=tmp_path))
         assert answer == [[2.5], [3.5]], (protocol, answer)
-    hubml_cli("models", "undeploy", "mwms", cwd=tmp_path)
+    hubml_cli("endpoints", "undeploy", "mwms", cwd=tmp_path)
 
     (tmp_path / "ps.py").write_text(PARAMETER_SERVER)
     output = hubml_cli("jobs", "submit", "ps.py", "--name", "pss", "--chief", "--ps", "1", "--workers", "2",

@@ -15,7 +15,7 @@ from IPython.core.error import UsageError
 from security_helpers import MAX_BODY_BYTES, start_user_server, stop
 
 from hubml.client import Client
-from hubml.exceptions import HubMLError, InvalidArgument
+from hubml.exceptions import HubMLError, InvalidArgument, NotFound
 from hubml.specs import DeploySpec, Resources, TrainSpec
 
 SHELL_TRICKS = ["$(reboot)", "`id`", "a;rm -rf ~", "a|b", "a&&b", "a b", "'quoted'", "a\nb"]
@@ -32,6 +32,8 @@ MAGIC_CASES = [
     ("%%train --hparam lr\nprint(1)", "--hparam: 'lr' has no '='"),
     ("%%train --hparam os.system=1\nprint(1)", "--hparam: 'os.system' is not a Python identifier"),
     ("%%train --bogus\nprint(1)", "unrecognized arguments: --bogus"),
+    ("%%train --wokers 2\nprint(1)", "unrecognized arguments: --wokers 2; --wokers: did you mean `--workers`?"),
+    ("%deploy m --replcas 2", "--replcas: did you mean `--replicas`?"),
     ("%%train --name 'unclosed\nprint(1)", "cannot split the arguments: No closing quotation"),
     ("%%train\nprint(", "code: syntax error on line 1"),
     ("%%train --files /nonexistent\nprint(1)", "--files: '/nonexistent' does not exist"),
@@ -64,7 +66,7 @@ def test_bad_magic_input_is_a_usage_error_and_submits_nothing(shell, client, hub
     with pytest.raises((UsageError, HubMLError)) as caught:
         shell.run_cell(line)
     assert message in str(caught.value)
-    assert isinstance(caught.value, UsageError) or caught.value.exit_code == 1  # NotFound is not a usage error
+    assert isinstance(caught.value, (UsageError, NotFound)) and getattr(caught.value, "exit_code", 2) == 2
     assert client.jobs() == [] and client.endpoints() == []
     assert not (hubml_home / "storage" / "jobs").exists() or not os.listdir(hubml_home / "storage" / "jobs")
 
@@ -120,10 +122,15 @@ CLI_CASES = [
     (["jobs", "logs", "../../etc"], "JOB: '../../etc' is not a job id"),
     (["jobs", "describe", "a;b"], "JOB: 'a;b' is not a job id"),
     (["jobs", "cancel", "$(id)"], "JOB: '$(id)' is not a job id"),
-    (["models", "undeploy", "../x"], "ENDPOINT: '../x' is not an endpoint name"),
-    (["models", "deploy", "/etc", "--name", "ok"], "no numeric version folder"),
+    (["endpoints", "undeploy", "../x"], "ENDPOINT: '../x' is not an endpoint name"),
+    (["endpoints", "deploy", "/etc", "--name", "ok"], "no numeric version folder"),
+    (["models", "describe", "../x"], "MODEL: '../x' is not a model name"),
     (["jobs", "list", "--output", "xml"], "invalid choice: 'xml'"),
     (["jobs", "submit", "--workers", "two", "job.py"], "invalid int value: 'two'"),
+    (["jobs", "submit", "job.py", "--wokers", "2"], "--wokers: did you mean `--workers`?"),
+    (["jobs", "describe", "no-such-job-000000"], "no job named 'no-such-job-000000'"),
+    (["endpoints", "describe", "nosuch"], "no endpoint named 'nosuch'"),
+    (["models", "describe", "nosuch"], "no model named 'nosuch'"),
 ]
 
 

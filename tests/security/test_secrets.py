@@ -87,7 +87,7 @@ def cli_descriptions(job_id: str) -> str:
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         for args in (["jobs", "describe", job_id], ["jobs", "describe", job_id, "--output", "json"],
-                     ["jobs", "list", "--output", "json"], ["models", "list"]):
+                     ["jobs", "list", "--output", "json"], ["models", "list"], ["endpoints", "list"]):
             assert main(args) == 0
     return printed.getvalue()
 

@@ -1,11 +1,11 @@
 """TensorBoard for a job and for a sweep: a real TensorBoard process, asked over HTTP what it shows."""
 from __future__ import annotations
 
-import json
 import time
 import urllib.request
 
 import pytest
+from tensorboard_helpers import get_json, wait_for_json
 
 from hubml.specs import TrainSpec
 
@@ -23,21 +23,6 @@ for step in range(1, 4):
     hubml.report(step=step, val_loss=loss)
 writer.close()
 """
-
-
-def get_json(url: str) -> object:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def wait_for_json(url: str, condition, timeout: float = 30.0) -> object:
-    """TensorBoard loads events in the background: ask until they show."""
-    deadline = time.time() + timeout
-    while True:
-        value = get_json(url)
-        if condition(value) or time.time() > deadline:
-            return value
-        time.sleep(0.5)
 
 
 @pytest.fixture
@@ -70,28 +55,18 @@ def notebook_server(tmp_path):
         process.wait(10)
 
 
-@pytest.fixture
-def stop_boards(hubml_home):
-    yield
-    from hubml import tensorboard
-    from hubml.client import Client
-
-    for board in tensorboard.running(Client()):
-        board.stop()
-
-
 def test_a_jobs_tensorboard_answers_http_and_lists_the_jobs_run(client, stop_boards, monkeypatch, notebook_server):
     job = client.train(f"lr = 0.1\n{WRITE_EVENTS}", name="events").wait(timeout=120)
     board = job.tensorboard()
     assert board.url == board.local_url and board.runs == {job.id: f"{client.backend.job_url(job.id)}/tensorboard"}
-    runs = wait_for_json(board.local_url + "data/runs", lambda runs: runs)
-    assert runs == [f"{job.id}/train"]
+    runs = wait_for_json(board.local_url + "data/runs", lambda runs: len(runs) == 2)
+    assert sorted(runs) == [job.id, f"{job.id}/train"]  # what hubml.report recorded is the job's own run
     tags = get_json(board.local_url + "data/plugin/scalars/tags")
-    assert "epoch_loss" in tags[f"{job.id}/train"]
+    assert "epoch_loss" in tags[f"{job.id}/train"] and "val_loss" in tags[job.id]
     again = job.tensorboard()  # found, not started twice
     assert (again.pid, again.port) == (board.pid, board.port)
     base, token = notebook_server  # as on a hub: through the notebook server's /proxy/<port>/
-    assert get_json(f"{base}/proxy/{board.port}/data/runs?token={token}") == [f"{job.id}/train"]
+    assert sorted(get_json(f"{base}/proxy/{board.port}/data/runs?token={token}")) == [job.id, f"{job.id}/train"]
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
     assert board.url == f"/user/alice/proxy/{board.port}/"
     monkeypatch.setenv("TENSORBOARD_PROXY_URL", "/hub-proxy/%PORT%/tb/")
@@ -107,10 +82,12 @@ def test_a_sweeps_tensorboard_shows_every_trial_named_by_its_parameters(client, 
                                  params=["lr=choice(0.1, 0.3)"], objective="val_loss", trials=2, parallel=2,
                                  algorithm="grid")).wait(timeout=120)
     board = shell.run_line_magic("tensorboard", f"--sweep {sweep.id}")
-    runs = wait_for_json(board.local_url + "data/runs", lambda runs: len(runs) == 2)
-    assert sorted(runs) == ["lr=0.1/train", "lr=0.3/train"]
+    runs = wait_for_json(board.local_url + "data/runs", lambda runs: len(runs) == 4)
+    assert sorted(runs) == ["lr=0.1", "lr=0.1/train", "lr=0.3", "lr=0.3/train"]
     scalars = get_json(board.local_url + "data/plugin/scalars/scalars?tag=epoch_loss&run=lr%3D0.3%2Ftrain")
     assert [round(point[2], 3) for point in scalars] == [3.0, 1.5, 1.0]
+    reported = get_json(board.local_url + "data/plugin/scalars/scalars?tag=val_loss&run=lr%3D0.3")
+    assert [(point[1], round(point[2], 3)) for point in reported] == [(1, 3.0), (2, 1.5), (3, 1.0)]
     assert sweep.tensorboard().pid == board.pid  # the same one, found again
     shell.run_line_magic("tensorboard", f"--sweep {sweep.id} --stop")
     assert not board.alive

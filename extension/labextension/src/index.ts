@@ -15,12 +15,14 @@ import { CommandIDs, TRAIN_TEMPLATE } from './commands';
 import { LogsView } from './logs';
 import { HubMLPanel } from './panel';
 
+// hubml's own mark: an "h" on a rounded tile, in the theme's icon colour.
 const ICON = new LabIcon({
   name: 'hubml:icon',
   svgstr:
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">' +
-    '<circle cx="5" cy="12" r="3"/><circle cx="19" cy="5" r="3"/><circle cx="19" cy="19" r="3"/>' +
-    '<path d="M7.5 11l9-5 1 1.7-9 5zM7.5 13l9 5-1 1.7-9-5z"/></g></svg>'
+    '<path fill-rule="evenodd" d="M5 2h14a3 3 0 0 1 3 3v14a3 3 0 0 1-3 3H5a3 3 0 0 1-3-3V5a3 3 0 0 1 3-3z' +
+    'M7 5v14h2.6v-6.2c0-1.4 1.1-2.4 2.4-2.4s2.4 1 2.4 2.4V19H17v-6.2c0-2.8-2.2-5-5-5-1 0-1.8.3-2.4.7V5z"/>' +
+    '</g></svg>'
 });
 
 const plugin: JupyterFrontEndPlugin<void> = {

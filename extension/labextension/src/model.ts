@@ -23,7 +23,21 @@ export interface IHubMLJob {
   metrics?: Array<{ [key: string]: number | null }>;
 }
 
-/** An endpoint, as `Endpoint.to_json()`. */
+/** Requests an endpoint's server counted for its model (its Prometheus metrics). */
+export interface IHubMLTraffic {
+  requests: number;
+  errors: number;
+  mean_latency_ms: number | null;
+}
+
+/** TF Serving's REST predict body. */
+export interface IHubMLPredictBody {
+  instances?: unknown[];
+  inputs?: unknown;
+  signature_name?: string;
+}
+
+/** An endpoint, as `Endpoint.to_json()`, plus what the sidebar shows once it serves. */
 export interface IHubMLEndpoint {
   name: string;
   model: string;
@@ -38,6 +52,32 @@ export interface IHubMLEndpoint {
   batching: boolean;
   created_at: number;
   backend: string;
+  traffic: IHubMLTraffic | null;
+  /** A request built from the model's signature: it works as given. */
+  example: IHubMLPredictBody | null;
+  /** The predict URL as this browser reaches it (through the server's proxy where there is one). */
+  browser_url: string | null;
+}
+
+/** One version of a stored model: the lineage from job to endpoint. */
+export interface IHubMLModelVersion {
+  version: number;
+  uri: string;
+  job: string | null;
+  created_at: number | null;
+  metrics: { [name: string]: number | null };
+  endpoints: string[];
+}
+
+/** A model in storage, as `hubml.registry`'s `models()` lists it. */
+export interface IHubMLModel {
+  name: string;
+  uri: string;
+  versions: IHubMLModelVersion[];
+}
+
+export interface IHubMLModels {
+  models: IHubMLModel[];
 }
 
 /** One trial of a sweep. */
@@ -54,6 +94,8 @@ export interface IHubMLTrial {
   finished_at: number | null;
   step: number | null;
   duration: number | null;
+  /** Its job's last report. */
+  metrics: { [name: string]: number | null };
 }
 
 /** A sweep, as `Sweep.to_json()`. */

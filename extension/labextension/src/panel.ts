@@ -1,28 +1,31 @@
 /**
- * The left-sidebar panel: resources used against capacity (or quota) and the
- * queue, then the user's jobs, endpoints and sweeps with their state, refreshed by a Lumino `Poll` (every 5 s, backing off to 60 s while
- * the server fails, on standby while the panel or the browser tab is hidden).
+ * The left-sidebar panel, a console over the user's work: resources used
+ * against capacity (or quota) and the queue; jobs (trials grouped
+ * under their sweep, the best marked, final metrics compared), the models in
+ * storage with each version's lineage, and endpoints with their traffic and a
+ * try-it box. Refreshed by a Lumino `Poll` (every 5 s, backing off to 60 s
+ * while the server fails, on standby while the panel or the tab is hidden).
  */
-import { showErrorMessage } from '@jupyterlab/apputils';
+import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Poll } from '@lumino/polling';
 import { CommandRegistry } from '@lumino/commands';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { postJSON, requestAPI } from './api';
-import { badge, button, el } from './dom';
+import { button, el } from './dom';
 import {
-  FINAL_JOB_STATES,
   IHubMLEndpoint,
   IHubMLEndpoints,
   IHubMLJob,
   IHubMLJobs,
+  IHubMLModels,
   IHubMLQuota,
   IHubMLQuotaRow,
-  IHubMLSweep,
   IHubMLSweeps
 } from './model';
 import { CommandIDs } from './commands';
+import { ITryIt, empty, endpointRow, jobRow, modelBlock, sweepBlock } from './rows';
 
 const POLL_INTERVAL = 5 * 1000;
 const POLL_MAX = 60 * 1000;
@@ -43,6 +46,13 @@ function amount(resource: string, value: number): string {
   return `${Number((value / scale).toPrecision(3))} ${unit}`;
 }
 
+const EMPTY = {
+  jobs: 'No jobs yet. Run a cell that starts with %%train (New %%train cell above inserts one).',
+  sweeps: 'No sweeps yet. A %%tune cell runs one trial job per parameter set.',
+  models: 'No models yet. A job that saves a SavedModel to HUBML_MODEL_DIR publishes the next version.',
+  endpoints: "No endpoints yet. Deploy a job's model with its Deploy button, or %deploy in a notebook."
+};
+
 export class HubMLPanel extends Widget {
   constructor(commands: CommandRegistry) {
     super();
@@ -50,10 +60,11 @@ export class HubMLPanel extends Widget {
     this.addClass('hubml-panel');
     this._commands = commands;
     this._jobs = el('ul', { class: 'hubml-list hubml-jobs' });
-    this._endpoints = el('ul', { class: 'hubml-list hubml-endpoints' });
     this._sweeps = el('ul', { class: 'hubml-list hubml-sweeps' });
     this._quota = el('ul', { class: 'hubml-list hubml-quotas' });
     this._queue = el('div', { class: 'hubml-detail hubml-queue' });
+    this._models = el('ul', { class: 'hubml-list hubml-models' });
+    this._endpoints = el('ul', { class: 'hubml-list hubml-endpoints' });
     this._status = el('div', { class: 'hubml-status' });
     this.node.append(
       el('header', { class: 'hubml-header' }, [
@@ -69,10 +80,12 @@ export class HubMLPanel extends Widget {
       this._queue,
       el('h3', {}, ['Jobs']),
       this._jobs,
-      el('h3', {}, ['Endpoints']),
-      this._endpoints,
       el('h3', {}, ['Sweeps']),
-      this._sweeps
+      this._sweeps,
+      el('h3', {}, ['Models']),
+      this._models,
+      el('h3', {}, ['Endpoints']),
+      this._endpoints
     );
     this._poll = new Poll({
       auto: true,
@@ -98,31 +111,42 @@ export class HubMLPanel extends Widget {
   }
 
   private async _load(): Promise<void> {
-    // Jobs decide success (a failure backs the poll off); endpoints, sweeps and
-    // quota may fail on their own (e.g. a backend without them) without hiding jobs.
-    const [jobs, endpoints, sweeps, quota] = await Promise.allSettled([
+    // Jobs decide success (a failure backs the poll off); the other lists may
+    // fail on their own (e.g. a backend without them) without hiding jobs.
+    const [jobs, sweeps, models, endpoints, quota] = await Promise.allSettled([
       requestAPI<IHubMLJobs>('jobs'),
-      requestAPI<IHubMLEndpoints>('endpoints'),
       requestAPI<IHubMLSweeps>('sweeps'),
+      requestAPI<IHubMLModels>('models'),
+      requestAPI<IHubMLEndpoints>('endpoints'),
       requestAPI<IHubMLQuota>('quota')
     ]);
     const problems: string[] = [];
+    const byId = new Map((jobs.status === 'fulfilled' ? jobs.value.jobs : []).map(job => [job.id, job]));
+    const trialJobs = new Set<string>();
+    if (sweeps.status === 'fulfilled') {
+      sweeps.value.sweeps.forEach(sweep => sweep.trials.forEach(t => t.job_id && trialJobs.add(t.job_id)));
+      this._fill(this._sweeps, sweeps.value.sweeps.map(sweep => sweepBlock(sweep, byId, this._jobActions)),
+        EMPTY.sweeps);
+    } else {
+      problems.push(`sweeps: ${sweeps.reason.message}`);
+    }
     if (jobs.status === 'fulfilled') {
-      this._jobs.replaceChildren(...jobs.value.jobs.map(job => this._jobRow(job)));
+      const own = jobs.value.jobs.filter(job => !trialJobs.has(job.id));  // trials show under their sweep
+      this._fill(this._jobs, own.map(job => jobRow(job, this._jobActions)), EMPTY.jobs);
     } else {
       problems.push(`jobs: ${jobs.reason.message}`);
     }
+    if (models.status === 'fulfilled') {
+      this._fill(this._models, models.value.models.map(model => modelBlock(model, id => this._openLogs(id))),
+        EMPTY.models);
+    } else {
+      problems.push(`models: ${models.reason.message}`);
+    }
     if (endpoints.status === 'fulfilled') {
-      this._endpoints.replaceChildren(
-        ...endpoints.value.endpoints.map(endpoint => this._endpointRow(endpoint))
-      );
+      this._fill(this._endpoints, endpoints.value.endpoints.map(endpoint =>
+        endpointRow(endpoint, this._endpointActions, this._tryIt(endpoint.name))), EMPTY.endpoints);
     } else {
       problems.push(`endpoints: ${endpoints.reason.message}`);
-    }
-    if (sweeps.status === 'fulfilled') {
-      this._sweeps.replaceChildren(...sweeps.value.sweeps.map(sweep => this._sweepRow(sweep)));
-    } else {
-      problems.push(`sweeps: ${sweeps.reason.message}`);
     }
     if (quota.status === 'fulfilled') {
       this._showQuota(quota.value);
@@ -155,58 +179,61 @@ export class HubMLPanel extends Widget {
     ]);
   }
 
-  private _jobRow(job: IHubMLJob): HTMLElement {
-    const actions = [button('Logs', 'logs', () => this._openLogs(job.id))];
-    if (!FINAL_JOB_STATES.includes(job.state)) {
-      actions.push(
-        button('Cancel', 'cancel', () => this._act(postJSON(`jobs/${job.id}/cancel`)))
-      );
-    }
-    if (job.model) {
-      actions.push(
-        button('Deploy', 'deploy', () => this._act(postJSON('endpoints', { job: job.id })),
-          `Serve ${job.model.model} version ${job.model.version}`)
-      );
-    }
-    actions.push(button('TensorBoard', 'tensorboard', () => this._tensorboard(job.id)));
-    const row = el('li', { class: 'hubml-row hubml-job', 'data-id': job.id, title: job.reason }, [
-      el('span', { class: 'hubml-name' }, [job.name]),
-      el('code', { class: 'hubml-id' }, [job.id]),
-      badge(job.state),
-      el('div', { class: 'hubml-actions' }, actions)
-    ]);
-    row.addEventListener('click', () => this._openLogs(job.id));
-    return row;
+  private _fill(list: HTMLElement, rows: HTMLElement[], emptyText: string): void {
+    list.replaceChildren(...(rows.length ? rows : [empty(emptyText)]));
   }
 
-  private _endpointRow(endpoint: IHubMLEndpoint): HTMLElement {
-    const versions = endpoint.versions.join(', ') || 'none yet';
-    return el('li', { class: 'hubml-row hubml-endpoint', 'data-id': endpoint.name, title: endpoint.reason }, [
-      el('span', { class: 'hubml-name' }, [endpoint.name]),
-      badge(endpoint.state),
-      el('div', { class: 'hubml-detail' }, [`${endpoint.model} v${versions} · ${endpoint.rest_url}`]),
-      el('div', { class: 'hubml-actions' }, [
-        button('Undeploy', 'undeploy', () =>
-          this._act(requestAPI(`endpoints/${endpoint.name}`, { method: 'DELETE' }))
-        )
-      ])
-    ]);
+  private _tryIt(name: string): ITryIt {
+    if (!this._tryIts.has(name)) {
+      this._tryIts.set(name, {});
+    }
+    return this._tryIts.get(name) as ITryIt;
   }
 
-  private _sweepRow(sweep: IHubMLSweep): HTMLElement {
-    const finished = sweep.trials.filter(trial => !['PENDING', 'RUNNING'].includes(trial.state));
-    const best = sweep.trials.find(trial => trial.number === sweep.best);
-    const bestText = best
-      ? ` · best ${sweep.spec.objective} ${best.objective?.toPrecision(4)} (trial ${best.number})`
-      : '';
-    return el('li', { class: 'hubml-row hubml-sweep', 'data-id': sweep.id, title: sweep.reason }, [
-      el('span', { class: 'hubml-name' }, [sweep.name]),
-      el('code', { class: 'hubml-id' }, [sweep.id]),
-      badge(sweep.state),
-      el('div', { class: 'hubml-detail' }, [
-        `${finished.length}/${sweep.trials.length} trials finished${bestText}`
-      ])
-    ]);
+  private _jobActions = {
+    logs: (id: string) => this._openLogs(id),
+    cancel: (job: IHubMLJob) =>
+      this._confirmed(`Cancel job ${job.id}?`, 'Every replica is stopped; its logs are kept.', 'Cancel job',
+        () => this._act(postJSON(`jobs/${job.id}/cancel`))),
+    deploy: (job: IHubMLJob) => this._act(postJSON('endpoints', { job: job.id })),
+    tensorboard: (id: string) => this._tensorboard(id)
+  };
+
+  private _endpointActions = {
+    undeploy: (endpoint: IHubMLEndpoint) =>
+      this._confirmed(`Undeploy ${endpoint.name}?`, 'Its server stops; clients calling it get errors. ' +
+        'The model stays in storage.', 'Undeploy',
+      () => this._act(requestAPI(`endpoints/${endpoint.name}`, { method: 'DELETE' }))),
+    predict: (endpoint: IHubMLEndpoint, tryIt: ITryIt) => this._predict(endpoint, tryIt)
+  };
+
+  /** Ask before an action that stops something; do it only on the warning button. */
+  private async _confirmed(title: string, body: string, label: string, action: () => Promise<void>) {
+    const answer = await showDialog({
+      title,
+      body,
+      buttons: [Dialog.cancelButton({ label: 'Keep it' }), Dialog.warnButton({ label })]
+    });
+    if (answer.button.accept) {
+      await action();
+    }
+  }
+
+  private async _predict(endpoint: IHubMLEndpoint, tryIt: ITryIt): Promise<void> {
+    let body: unknown;
+    try {
+      body = JSON.parse(tryIt.draft ?? '');
+    } catch (error) {
+      tryIt.answer = `not JSON: ${(error as Error).message}`;
+      await this.refresh();
+      return;
+    }
+    try {
+      tryIt.answer = JSON.stringify(await postJSON(`endpoints/${endpoint.name}/predict`, body));
+    } catch (error) {
+      tryIt.answer = (error as Error).message;
+    }
+    await this.refresh();
   }
 
   private _openLogs(id: string): void {
@@ -233,10 +260,12 @@ export class HubMLPanel extends Widget {
 
   private _commands: CommandRegistry;
   private _jobs: HTMLElement;
-  private _endpoints: HTMLElement;
   private _sweeps: HTMLElement;
   private _quota: HTMLElement;
   private _queue: HTMLElement;
+  private _models: HTMLElement;
+  private _endpoints: HTMLElement;
   private _status: HTMLElement;
+  private _tryIts = new Map<string, ITryIt>();
   private _poll: Poll;
 }
