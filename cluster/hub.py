@@ -58,7 +58,7 @@ def install(values: dict[str, Any] | None = None, release: str = RELEASE, namesp
     """Install or upgrade the chart, `values` merged over the test values, and wait until the hub answers on its
     node port. Returns its HUB_URL, HUB_API_TOKEN and HUB_PASSWORD; the default release's also go to .cluster/env
     (and are kept across upgrades)."""
-    say = print if verbose else (lambda *_: None)
+    say = print if verbose else (lambda *_, **__: None)
     started = time.monotonic()
     cluster = lifecycle.up(verbose)
     images.ensure_imported(images.hub_images(), node.CTR)

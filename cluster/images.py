@@ -13,7 +13,7 @@ The images carry the names a real cluster pulls (`ghcr.io/hubml/runtime:0.1.0`,
 `images/*/Dockerfile` build the same images for a registry. The hubml images
 share their layers: a Debian bookworm rootfs with Python (debootstrap), a
 virtual environment with what hubml's wheel requires with the image's extras, at
-the versions of requirements/constraints.txt (uv, from its warm cache), and
+the versions requirements/constraints.txt pins for them (uv, from its warm cache), and
 hubml itself (a wheel of this checkout). The runtime, model-fetch and notebook
 images share one environment, `hubml[all]`; the notebook adds Jupyter's
 configuration on top. The hub's has its own, `hubml[hub]` (no TensorFlow); the
@@ -230,12 +230,13 @@ def python_layers(extras: tuple[str, ...] = SHARED_EXTRAS) -> list[Layer]:
     debian = debian_layer()
     wheel = hubml_wheel()
     requirements = image_requirements(wheel, extras)
+    constraints = direct_constraints(requirements)
     environment = step_layer(
         "venv", [debian], f"/tmp/hubml-build/uv venv --quiet {VENV} --python {PYTHON}\n"
                           f"/tmp/hubml-build/uv pip install --quiet --python {VENV}/bin/python "
                           "-c /tmp/hubml-build/constraints.txt -r /tmp/hubml-build/requirements.txt",
-        {"requirements.txt": requirements, "constraints.txt": CONSTRAINTS},
-        [requirements.read_bytes(), CONSTRAINTS.read_bytes()])
+        {"requirements.txt": requirements, "constraints.txt": constraints},
+        [requirements.read_bytes(), constraints.read_bytes()])
     hubml = step_layer(
         "hubml", [debian, environment],
         f"/tmp/hubml-build/uv pip install --quiet --no-deps --python {VENV}/bin/python /tmp/hubml-build/{wheel.name}\n"
@@ -262,6 +263,21 @@ def hubml_wheel() -> Path:
                 shutil.move(str(built), folder / built.name)
         wheels = list(folder.glob("*.whl"))
     return wheels[0]
+
+
+def direct_constraints(requirements: Path) -> Path:
+    """The pins of requirements/constraints.txt for the packages the image names itself. Their dependencies
+    resolve for the image's Python (Debian's 3.11.2), which some of the development machine's pins, made on a
+    newer 3.11, exclude (soupsieve 4.1 needs 3.11.5)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    named = {canonicalize_name(Requirement(line).name) for line in requirements.read_text().split("\n") if line}
+    pins = [line for line in CONSTRAINTS.read_text().splitlines()
+            if line and not line.startswith("#") and canonicalize_name(Requirement(line).name) in named]
+    path = requirements.with_name(requirements.stem + "-constraints.txt")
+    path.write_text("".join(f"{line}\n" for line in pins))
+    return path
 
 
 def image_requirements(wheel: Path, extras: tuple[str, ...]) -> Path:

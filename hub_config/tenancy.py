@@ -48,6 +48,8 @@ async def ensure_user_namespace(spawner: Any, quota: dict[str, str]) -> None:
     objects = namespace_manifests(namespace, user, quota or None, hub_namespace=_hub_namespace())
     keys = await _read_storage_keys(core, user)
     if keys:
+        if os.environ.get("AWS_ENDPOINT_URL"):  # the chart's storage.s3.endpoint: job pods read it from here too
+            keys["AWS_ENDPOINT_URL"] = os.environ["AWS_ENDPOINT_URL"]
         objects.append(storage_secret(namespace, user, keys))
     for manifest in objects:
         create, replace = writers[manifest["kind"]]

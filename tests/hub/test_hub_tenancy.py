@@ -124,7 +124,8 @@ def test_the_pre_spawn_hook_creates_then_updates_the_namespace_objects(hub, kube
         {key: parse_quantity(value) for key, value in wanted.items()}
     limits = core.read_namespaced_limit_range(tenancy.LIMIT_RANGE_NAME, namespace).spec.limits[0]
     assert set(limits.default_request) == {"cpu", "memory"}
-    assert stored_keys(kube_admin, namespace) == {"AWS_ACCESS_KEY_ID": "team-key", "AWS_SECRET_ACCESS_KEY": "team-secret"}
+    assert stored_keys(kube_admin, namespace) == {"AWS_ACCESS_KEY_ID": "team-key", "AWS_SECRET_ACCESS_KEY": "team-secret",
+                                                  "AWS_ENDPOINT_URL": "https://s3.example.com"}  # for job pods
     policies = {each.metadata.name: each for each in
                 k8s.NetworkingV1Api(kube_admin).list_namespaced_network_policy(namespace).items}
     assert set(policies) == {tenancy.SAME_NAMESPACE_POLICY, tenancy.FROM_HUB_POLICY}
@@ -137,7 +138,8 @@ def test_a_users_own_storage_secret_wins_over_the_shared_one(hub, kube_admin):
     hub_secret(kube_admin, shared, "team", "team")
     hub_secret(kube_admin, f"{shared}-{user}", "ada-key", "ada-secret")
     namespace = run([None])
-    assert stored_keys(kube_admin, namespace) == {"AWS_ACCESS_KEY_ID": "ada-key", "AWS_SECRET_ACCESS_KEY": "ada-secret"}
+    assert stored_keys(kube_admin, namespace) == {"AWS_ACCESS_KEY_ID": "ada-key", "AWS_SECRET_ACCESS_KEY": "ada-secret",
+                                                  "AWS_ENDPOINT_URL": "https://s3.example.com"}
 
 
 def test_without_any_storage_secret_no_secret_is_written(hub, kube_admin):
