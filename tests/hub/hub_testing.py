@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
@@ -19,3 +20,52 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
+
+# --- the chart on the real cluster (test_hub_cluster.py, test_hub_release.py) ------------------------------
+
+# The first spawn provisions a volume (a helper pod) before the notebook starts.
+SPAWN_SECONDS = 300.0
+
+
+def notebook_pod(admin: Any, namespace: str) -> Any:
+    from kubernetes import client as k8s
+
+    (pod,) = k8s.CoreV1Api(admin).list_namespaced_pod(namespace, label_selector="component=singleuser-server").items
+    return pod
+
+
+def run_in(admin: Any, namespace: str, command: list[str], timeout: float) -> str:
+    """A command in the user's notebook container, as `kubectl exec` runs it; its output, or a failure with it."""
+    from kubernetes import client as k8s
+    from kubernetes.stream import stream
+
+    pod = notebook_pod(admin, namespace)
+    session = stream(k8s.CoreV1Api(admin).connect_get_namespaced_pod_exec, pod.metadata.name, namespace,
+                     command=command, container="notebook", stdout=True, stderr=True, stdin=False, tty=False,
+                     _preload_content=False)
+    session.run_forever(timeout=timeout)
+    returncode = session.returncode  # first: read_all() empties every channel, the exit status's too
+    output = session.read_all()
+    assert returncode == 0, f"{' '.join(command)} exited {returncode}:\n{output[-4000:]}"
+    return output
+
+
+def forget(hub: Any, admin: Any, user: str) -> None:
+    """Stop and delete the hub's user, and their namespace with everything in it."""
+    import cluster_testing
+
+    if hub.user(user)["servers"]:
+        hub.stop(user, SPAWN_SECONDS)
+    hub.request("DELETE", f"users/{user}")
+    cluster_testing.delete_namespace(admin, f"hubml-{user}")
+
+
+def upload_notebook(api: Any, user: str, name: str, *cells: str) -> None:
+    import json
+
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    upload = {"type": "notebook", "format": "json", "content": json.loads(nbformat.writes(notebook))}
+    assert api.server(user, f"api/contents/{name}", "PUT", json=upload).status_code in (200, 201)
