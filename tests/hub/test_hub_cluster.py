@@ -89,7 +89,7 @@ TRAIN_CELL = textwrap.dedent("""\
         bias_initializer=tf.keras.initializers.Constant(2.0))])
     model.compile(loss="mse", optimizer="sgd")
     model.fit(x, 0.5 * x + 2, epochs=2, verbose=2, callbacks=[hubml.keras.ReportCallback()])
-    model.save(os.environ["HUBML_MODEL_DIR"])
+    model.export(os.environ["HUBML_MODEL_DIR"])  # a SavedModel, as Keras 3 writes one
 """)
 
 

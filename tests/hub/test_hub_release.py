@@ -52,7 +52,7 @@ def test_a_release_upgrades_culls_an_idle_server_whose_schedule_keeps_running_an
                                        "--schedule", "* * * * *"], 120)
 
         kept = {"hub": {"apiToken": environment["HUB_API_TOKEN"], "password": environment["HUB_PASSWORD"]}}
-        hub.install({**values, **kept, "cull": {"enabled": True, "timeout": CULL_SECONDS, "every": 5}},
+        hub.install({**values, **kept, "cull": {"enabled": True, "timeout": CULL_SECONDS, "every": 10}},
                     release=SCRATCH_RELEASE, namespace=SCRATCH_NAMESPACE, verbose=False)
         assert hub_environment(kube_admin, SCRATCH_NAMESPACE)["HUBML_CULL_TIMEOUT"] == str(CULL_SECONDS)
         api.wait(user, lambda server: server is None, 4 * CULL_SECONDS + SPAWN_SECONDS, "the culler")
