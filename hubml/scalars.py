@@ -15,6 +15,7 @@ already open shows each point as it is recorded.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import threading
@@ -65,8 +66,8 @@ def write(record: dict[str, Any]) -> None:
     A record without a step is placed at the count of reports so far, so its curve still runs left to right.
     """
     folder = os.environ.get("HUBML_TENSORBOARD_DIR")
-    if not folder:
-        return
+    if not folder or importlib.util.find_spec("tensorboard") is None:
+        return  # no TensorBoard to show them (hubml without its tensorflow extra): the metrics file has them
     with _lock:
         writer = _writers.get(folder)
         if writer is None:

@@ -57,7 +57,8 @@ class Kernel:
         from jupyter_client.manager import KernelManager
 
         self.manager = KernelManager(kernel_name="python3")
-        self.manager.start_kernel(env=dict(os.environ))
+        # This client reads the cells' text as a console does, not widgets (extension/display.py).
+        self.manager.start_kernel(env={**os.environ, "HUBML_PLAIN": "1"})
         self.client = self.manager.client()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=60)
