@@ -159,15 +159,15 @@ class HubAPI:
         self.url, self.token = url, token
 
     def request(self, method: str, path: str, **options: Any) -> Any:
-        import requests
-
-        return requests.request(method, f"{self.url}/hub/api/{path}", timeout=30,
-                                headers={"Authorization": f"token {self.token}"}, **options)
+        return self._send(method, f"hub/api/{path}", **options)
 
     def server(self, user: str, path: str, method: str = "GET", **options: Any) -> Any:
+        return self._send(method, f"user/{user}/{path}", **options)
+
+    def _send(self, method: str, path: str, **options: Any) -> Any:
         import requests
 
-        return requests.request(method, f"{self.url}/user/{user}/{path}", timeout=30,
+        return requests.request(method, f"{self.url}/{path}", timeout=30,
                                 headers={"Authorization": f"token {self.token}"}, **options)
 
     def user(self, name: str) -> dict:
