@@ -115,7 +115,11 @@ def configure_local(c) -> None:
         "HUBML_USER": lambda spawner: spawner.user.name,
         "HUBML_HOME": lambda spawner: str(local_home.hubml_home(local_home.spawner_home(spawner))),
     }
-    for name in ("HUBML_STORAGE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+    # What the admin set for the machine (storage, and the local backend's capacity and defaults) holds
+    # in every user's server, as it would in a notebook started by hand.
+    for name in ("HUBML_STORAGE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL",
+                 "HUBML_CAPACITY_CPU", "HUBML_CAPACITY_MEMORY", "HUBML_CAPACITY_GPUS", "HUBML_DEFAULT_CPU",
+                 "HUBML_DEFAULT_MEMORY", "HUBML_MEMORY_ENFORCEMENT"):
         if env(name):
             c.Spawner.environment[name] = env(name)
 

@@ -6,7 +6,9 @@ version's producing job is the job whose `model.json` records that export
 (`hubml.runtime.publish`), its final metrics are that job's last report, and
 the endpoints serving it are those whose served versions include it. So the
 registry is always as true as storage and the backend's records, and models
-copied into storage by hand are listed too (with no producing job).
+copied into storage by hand are listed too (with no producing job). A version
+is listed once it holds a SavedModel: a running job's reserved, still empty
+version folder is not a model yet.
 
     client.models()            # [{"name", "uri", "versions": [...]}], newest version first
     client.model("mnist")      # one, NotFound if there is no such folder
@@ -29,14 +31,14 @@ def models(client: Client) -> list[dict[str, Any]]:
     root = storage.join(client.settings.storage, "models")
     names = [name for name in storage.listdir(root) if NAME_PATTERN.match(name)]
     lineage = _Lineage(client)
-    return [_model(root, name, lineage) for name in names if storage.model_versions(storage.join(root, name))]
+    return [_model(root, name, lineage) for name in names if published_versions(storage.join(root, name))]
 
 
 def model(client: Client, name: str) -> dict[str, Any]:
     """One model with its versions; `NotFound` when storage has no version of it."""
     check_id(name, "MODEL", "a model name")
     root = storage.join(client.settings.storage, "models")
-    if not storage.model_versions(storage.join(root, name)):
+    if not published_versions(storage.join(root, name)):
         raise NotFound("model", name)
     return _model(root, name, _Lineage(client))
 
@@ -73,9 +75,15 @@ class _Lineage:
 
 def _model(root: str, name: str, lineage: _Lineage) -> dict[str, Any]:
     base = storage.join(root, name)
-    versions = sorted(storage.model_versions(base), reverse=True)
+    versions = sorted(published_versions(base), reverse=True)
     return {"name": name, "uri": base,
             "versions": [lineage.version(name, version, storage.join(base, str(version))) for version in versions]}
+
+
+def published_versions(base: str) -> list[int]:
+    """The model's versions that hold a SavedModel, ascending."""
+    return [version for version in storage.model_versions(base)
+            if storage.exists(storage.join(base, str(version), "saved_model.pb"))]
 
 
 def final_metrics(metrics: list[dict[str, Any]]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+from process_helpers import end_processes_of
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,21 +41,6 @@ def hubml_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.chdir(tmp_path)
     yield home
     end_processes_of(home)
-
-
-def end_processes_of(home: Path) -> None:
-    marker = str(home).encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                if marker not in handle.read():
-                    continue
-            os.killpg(int(entry), signal.SIGKILL) if os.getpgid(int(entry)) == int(entry) else \
-                os.kill(int(entry), signal.SIGKILL)
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
 
 
 @pytest.fixture

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 
+from hubml import storage
 from hubml.exceptions import InvalidArgument, NotFound
 from hubml.extension.server.manager import HubMLManager, check_limit, parse_cursor
 
@@ -121,3 +123,13 @@ def test_the_console_views_models_endpoints_and_sweeps(client, submit, tune):
     [view] = manager.sweeps()["sweeps"]
     assert view["id"] == sweep.id and sorted(trial["metrics"]["score"] for trial in view["trials"]) == [-1, 0]
     assert json.loads(json.dumps(manager.models())) == manager.models()
+
+
+def test_a_running_jobs_reserved_version_is_not_a_model_yet(client, submit, wait_for_line):
+    manager = HubMLManager(lambda: client, proxy_base="/user/ada/proxy")
+    job = submit("sleeper", name="holder")  # its model version is reserved (an empty folder) when it starts
+    wait_for_line(job, "ready")
+    assert (Path(storage.local_path(client.settings.storage)) / "models" / "holder").is_dir()
+    assert manager.models()["models"] == []
+    with pytest.raises(NotFound):
+        client.model("holder")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import signal
 import stat
 import subprocess
@@ -21,118 +20,12 @@ import pytest
 import requests
 from tornado import httpclient, websocket
 
-from hub_testing import REPO_ROOT, free_port
+from hubml.backends.local.supervisor import free_ports
+from local_hub import (PASSWORD, REPO_ROOT, SPAWN_SECONDS, USER, LocalHub, alive, descendants, hub_answers,
+                       process_environment, still_running)
 from wait_helpers import wait_for
 
-CONFIG = REPO_ROOT / "hub_config" / "jupyterhub_config.py"
-PROXY = REPO_ROOT / "hub_config" / "node_modules" / ".bin" / "configurable-http-proxy"
-JUPYTERHUB = Path(sys.executable).parent / "jupyterhub"
-USER = "ada"
-PASSWORD = "correct-horse-battery"
-
 pytestmark = pytest.mark.timeout(90)
-
-
-def descendants(root: int) -> set[int]:
-    """Every live process below `root`, found through /proc (no psutil needed)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = set(), [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return "(gone)"
-
-
-def still_running(pids: set[int]) -> dict[int, str]:
-    """pid -> command line, of those still alive."""
-    return {pid: command_line(pid) for pid in sorted(pids) if alive(pid)}
-
-
-def process_environment(pid: int) -> dict[str, str]:
-    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
-
-
-def hub_answers(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/hub/api/", timeout=2).ok
-    except requests.ConnectionError:
-        return False
-
-
-class LocalHub:
-    def __init__(self, data: Path):
-        assert PROXY.exists(), f"{PROXY} is missing: run `make hub-deps`"
-        self.data = data
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.token = secrets.token_hex(16)
-        self.env = {
-            **os.environ,
-            "HUBML_HUB_MODE": "local",
-            "HUBML_HUB_DATA": str(data),
-            "HUBML_HUB_PORT": str(self.port),
-            "HUBML_HUB_PROXY_API_PORT": str(free_port()),
-            "HUBML_HUB_INTERNAL_PORT": str(free_port()),
-            "HUBML_HUB_PASSWORD": PASSWORD,
-            "HUBML_HUB_ADMIN_TOKEN": self.token,
-        }
-        self.log = open(data / "hub.log", "wb")
-        self.process = subprocess.Popen(
-            [str(JUPYTERHUB), "-f", str(CONFIG)], cwd=data, env=self.env,
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        wait_for(self.ready, 40, "the hub API")
-        self.seen: set[int] = set()
-
-    def ready(self) -> bool:
-        assert self.process.poll() is None, f"hub exited early:\n{self.log_text()}"
-        return hub_answers(self.url)
-
-    def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        headers = {"Authorization": f"token {self.token}"}
-        return requests.request(method, f"{self.url}{path}", headers=headers, timeout=30, **kwargs)
-
-    def remember_processes(self) -> None:
-        self.seen |= descendants(self.process.pid) | {self.process.pid}
-
-    def log_text(self) -> str:
-        return (self.data / "hub.log").read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        self.remember_processes()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
 
 
 @pytest.fixture(scope="module")
@@ -140,9 +33,7 @@ def hub(tmp_path_factory):
     local_hub = LocalHub(tmp_path_factory.mktemp("hub"))
     yield local_hub
     local_hub.stop()
-    for pid in local_hub.seen:  # never leave a stray server behind, even after a failure
-        if alive(pid):
-            os.kill(pid, signal.SIGKILL)
+    local_hub.kill_leftovers()
 
 
 def test_login_takes_the_shared_password_and_refuses_a_wrong_one(hub):
@@ -165,11 +56,7 @@ def test_a_user_server_spawns_through_the_rest_api(hub):
     started = hub.api("POST", f"/hub/api/users/{USER}/server")
     assert started.status_code in (201, 202), started.text
 
-    def server_ready():
-        model = hub.api("GET", f"/hub/api/users/{USER}").json()
-        return model["servers"].get("", {}).get("ready")
-
-    wait_for(server_ready, 60, f"{USER}'s server\n{hub.log_text()}")
+    wait_for(hub.server_ready, SPAWN_SECONDS, f"{USER}'s server\n{hub.log_text()}")
     hub.remember_processes()
     status = hub.api("GET", f"/user/{USER}/api/status")
     assert status.status_code == 200, status.text
@@ -294,9 +181,9 @@ def test_the_hub_stops_cleanly_with_no_process_left(hub):
 
 def test_make_hub_prints_the_url_and_the_login_then_serves(tmp_path):
     """`make hub` runs `python -m hub_config.run`: it says where and how, then becomes the hub."""
-    port = free_port()
+    port, proxy_api_port, internal_port = free_ports(3)
     env = {**os.environ, "HUBML_HUB_DATA": str(tmp_path), "HUBML_HUB_PORT": str(port),
-           "HUBML_HUB_PROXY_API_PORT": str(free_port()), "HUBML_HUB_INTERNAL_PORT": str(free_port())}
+           "HUBML_HUB_PROXY_API_PORT": str(proxy_api_port), "HUBML_HUB_INTERNAL_PORT": str(internal_port)}
     env.pop("HUBML_HUB_PASSWORD", None)
     process = subprocess.Popen([sys.executable, "-m", "hub_config.run"], cwd=REPO_ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
@@ -320,10 +207,7 @@ def test_a_tensorboard_a_kernel_started_ends_when_the_hub_stops(tmp_path):
     started for a user is left once the hub, and so the server, has stopped."""
     own_hub = LocalHub(tmp_path)
     try:
-        assert own_hub.api("POST", f"/hub/api/users/{USER}").status_code in (201, 409)
-        assert own_hub.api("POST", f"/hub/api/users/{USER}/server").status_code in (201, 202)
-        wait_for(lambda: own_hub.api("GET", f"/hub/api/users/{USER}").json()["servers"].get("", {}).get("ready"),
-                 60, f"{USER}'s server\n{own_hub.log_text()}")
+        own_hub.spawn()
         kernel = own_hub.api("POST", f"/user/{USER}/api/kernels", json={"name": "python3"}).json()
         code = ("import hubml\nclient = hubml.Client()\njob = client.train('print(1)', name='tb').wait(timeout=60)\n"
                 "print(job.tensorboard().pid)")
@@ -333,6 +217,4 @@ def test_a_tensorboard_a_kernel_started_ends_when_the_hub_stops(tmp_path):
         wait_for(lambda: not alive(board), 30, "the TensorBoard to end with the server that started it")
     finally:
         own_hub.stop()
-        for pid in own_hub.seen:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        own_hub.kill_leftovers()
