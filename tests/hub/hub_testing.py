@@ -62,3 +62,26 @@ def upload_notebook(api: Any, user: str, name: str, *cells: str) -> None:
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     upload = {"type": "notebook", "format": "json", "content": json.loads(nbformat.writes(notebook))}
     assert api.server(user, f"api/contents/{name}", "PUT", json=upload).status_code in (200, 201)
+
+
+def progress_until(hub: Any, user: str, needle: str, timeout: float) -> list[str]:
+    """The messages of the user's spawn progress stream (what the hub's spawn page shows), read until one
+    contains `needle`; an AssertionError with all of them otherwise."""
+    import json
+    import time
+
+    deadline, messages = time.monotonic() + timeout, []
+    # The hub writes a keep-alive every few seconds, so a read returns well within the request's timeout.
+    with hub.request("GET", f"users/{user}/server/progress", stream=True) as response:
+        response.raise_for_status()
+        for line in response.iter_lines(decode_unicode=True):
+            if line.startswith("data:"):
+                event = json.loads(line[len("data:"):])
+                messages.append(event.get("message", ""))
+                if needle in messages[-1]:
+                    return messages
+                if event.get("failed") or event.get("ready"):
+                    break
+            if time.monotonic() > deadline:
+                break
+    raise AssertionError(f"no spawn progress message with {needle!r} within {timeout} s: {messages}")

@@ -13,9 +13,10 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.utils import parse_quantity
 
-from hub_testing import SPAWN_SECONDS, forget, notebook_pod, run_in, upload_notebook
+from hub_testing import SPAWN_SECONDS, forget, notebook_pod, progress_until, run_in, upload_notebook
 from hub_config.profiles import find_profile, load_profiles, profile_quota
 from hubml.backends.kubernetes import tenancy
+from wait_helpers import wait_for
 
 LOOP_SECONDS = 900.0
 
@@ -63,6 +64,31 @@ def test_a_server_started_from_a_profile_runs_in_the_users_namespace_made_before
                for volume in pod.spec.volumes)
     status = cluster_hub.server(spawned, "api/status")  # through the hub's proxy
     assert status.status_code == 200 and "started" in status.json()
+
+
+def test_a_profile_larger_than_the_node_says_why_and_stops_cleanly(cluster_hub, kube_admin):
+    """cpu-large guarantees 4 CPUs; the test node has 2 (the chart's other profiles need GPUs and are off). Its
+    namespace objects are made as for any profile; the pod cannot be scheduled, and the spawn does not wait
+    in silence: the hub's progress stream carries the scheduler's reason. Stopping the spawn ends the pod."""
+    user = f"bo{secrets.token_hex(3)}"
+    namespace = f"hubml-{user}"
+    assert cluster_hub.request("POST", f"users/{user}").status_code == 201
+    started = cluster_hub.request("POST", f"users/{user}/server", json={"profile": "cpu-large"})
+    assert started.status_code == 202, started.text
+    try:
+        messages = progress_until(cluster_hub, user, "Insufficient cpu", SPAWN_SECONDS)
+        assert "[Warning]" in messages[-1], messages
+        core = k8s.CoreV1Api(kube_admin)
+        hard = core.read_namespaced_resource_quota(tenancy.QUOTA_NAME, namespace).spec.hard
+        wanted = profile_quota(find_profile(load_profiles(), "cpu-large"))
+        assert {key: parse_quantity(value) for key, value in hard.items()} == \
+            {key: parse_quantity(value) for key, value in wanted.items()}
+        assert notebook_pod(kube_admin, namespace).status.phase == "Pending"
+        cluster_hub.stop(user, SPAWN_SECONDS)  # a pending spawn is cancelled
+        wait_for(lambda: not core.list_namespaced_pod(namespace, label_selector="component=singleuser-server").items,
+                 SPAWN_SECONDS, "the pending notebook pod deleted")
+    finally:
+        forget(cluster_hub, kube_admin, user)
 
 
 def test_a_file_in_the_users_home_survives_a_server_restart(cluster_hub, spawned, kube_admin):
