@@ -83,8 +83,10 @@ export function sweepBlock(
     : '';
   const names = metricNames(sweep.trials);
   const header = el('tr', {}, [
-    el('th', {}, ['']), el('th', {}, ['trial']), el('th', {}, ['parameters']), el('th', {}, ['state']),
-    ...names.map(name => el('th', {}, [name]))
+    // The metrics first after the parameters: in a narrow sidebar they are what is compared, the state after.
+    el('th', {}, ['']), el('th', {}, ['trial']), el('th', {}, ['parameters']),
+    ...names.map(name => el('th', {}, [name])),
+    el('th', {}, ['state'])
   ]);
   const rows = sweep.trials.map(trial => trialRow(trial, trial.number === sweep.best, names, jobs, actions));
   return el('li', { class: 'hubml-row hubml-sweep', 'data-id': sweep.id, title: sweep.reason }, [
@@ -123,8 +125,8 @@ function trialRow(
     el('td', {}, [isBest ? '★' : '']),
     el('td', {}, [String(trial.number)]),
     el('td', {}, [params]),
-    el('td', {}, [badge(trial.state)]),
-    ...names.map(name => el('td', {}, [number(trial.metrics?.[name])]))
+    ...names.map(name => el('td', {}, [number(trial.metrics?.[name])])),
+    el('td', {}, [badge(trial.state)])
   ]);
   if (job) {
     row.addEventListener('click', () => actions.logs(job.id));
