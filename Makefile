@@ -26,8 +26,9 @@ quickstart: venv
 
 # Everything the suite drives for real: the venv, the hub's proxy, the built sidebar, Debian's Chromium,
 # and what the real cluster is built and run with (the session fixture builds and starts it: cluster/).
+# PYTEST_ARGS passes options through, e.g. `make test PYTEST_ARGS="-p randomly"` for a shuffled order.
 test: venv hub-deps labextension chromium cluster-deps
-	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest tests
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest tests $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
