@@ -1,8 +1,8 @@
 """A real JupyterHub from hub_config/ in local mode, on free loopback ports.
 
-One hub serves the whole module (starting it and a user's server takes seconds
-on two cores); the tests run in order: log in, spawn through the REST API, talk
-to the server through configurable-http-proxy, stop everything.
+One hub, with ada's server started through the REST API, serves the module (starting them takes seconds on
+two cores); each test stands on its own, in any order: log in, spawn another user, talk to the server through
+configurable-http-proxy, a kernel, a terminal. The tests that stop a hub start their own.
 """
 from __future__ import annotations
 
@@ -21,19 +21,22 @@ import requests
 from tornado import httpclient, websocket
 
 from hubml.backends.local.supervisor import free_ports
-from local_hub import (PASSWORD, REPO_ROOT, SPAWN_SECONDS, USER, LocalHub, alive, descendants, hub_answers,
-                       process_environment, still_running)
+from local_hub import PASSWORD, REPO_ROOT, SPAWN_SECONDS, USER, LocalHub, hub_answers
+from process_helpers import alive, descendants, process_environment, still_running
 from wait_helpers import wait_for
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = pytest.mark.timeout(180)  # a hang guard: two hubs start in the longest test
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     local_hub = LocalHub(tmp_path_factory.mktemp("hub"))
-    yield local_hub
-    local_hub.stop()
-    local_hub.kill_leftovers()
+    try:
+        local_hub.spawn()
+        yield local_hub
+    finally:
+        local_hub.stop()
+        local_hub.kill_leftovers()
 
 
 def test_login_takes_the_shared_password_and_refuses_a_wrong_one(hub):
@@ -50,17 +53,19 @@ def test_login_takes_the_shared_password_and_refuses_a_wrong_one(hub):
     assert "jupyterhub-session-id" in session.cookies or any("jupyterhub" in c for c in session.cookies.keys())
 
 
-def test_a_user_server_spawns_through_the_rest_api(hub):
-    created = hub.api("POST", f"/hub/api/users/{USER}")
-    assert created.status_code in (201, 409), created.text  # 409: the login test created it
-    started = hub.api("POST", f"/hub/api/users/{USER}/server")
+def test_a_user_server_spawns_through_the_rest_api_and_stops(hub):
+    user = "grace"
+    assert hub.api("POST", f"/hub/api/users/{user}").status_code == 201
+    started = hub.api("POST", f"/hub/api/users/{user}/server")
     assert started.status_code in (201, 202), started.text
-
-    wait_for(hub.server_ready, SPAWN_SECONDS, f"{USER}'s server\n{hub.log_text()}")
+    wait_for(lambda: hub.server_ready(user), SPAWN_SECONDS, f"{user}'s server\n{hub.log_text()}")
     hub.remember_processes()
-    status = hub.api("GET", f"/user/{USER}/api/status")
+    status = hub.api("GET", f"/user/{user}/api/status")
     assert status.status_code == 200, status.text
     assert "kernels" in status.json()
+    assert hub.api("DELETE", f"/hub/api/users/{user}/server").status_code in (202, 204)
+    wait_for(lambda: not hub.api("GET", f"/hub/api/users/{user}").json()["servers"], SPAWN_SECONDS,
+             f"{user}'s server stopped")
 
 
 def test_the_server_has_a_private_hubml_home_the_notebook_and_the_kernel_config(hub):
@@ -164,19 +169,27 @@ def test_a_terminal_finds_hubml_and_shares_the_notebooks_home(hub):
     hub.remember_processes()
 
 
-def test_the_hub_stops_cleanly_with_no_process_left(hub):
+def test_the_hub_stops_cleanly_with_no_process_left(tmp_path):
     """Stopping the hub (Ctrl-C or SIGTERM) also stops the proxy, the running server and its kernel.
 
     JupyterHub stops its servers and waits for them, but sends the proxy SIGTERM and exits without waiting
     (`ConfigurableHTTPProxy.stop`): the proxy may still be ending when the hub has gone, so the test waits
     for every process to end, with a deadline that names those that outlived the hub."""
-    hub.remember_processes()
-    assert len(hub.seen) >= 4, "expected hub, proxy, server and kernel"
-    hub.stop()
-    assert hub.process.returncode == 0, hub.log_text()
-    outlived = still_running(hub.seen)
-    wait_for(lambda: not still_running(hub.seen), 15, f"the processes that outlived the hub to end: {outlived}")
-    assert not (hub.data / "proxy.pid").exists()
+    own_hub = LocalHub(tmp_path)
+    try:
+        own_hub.spawn()
+        assert own_hub.api("POST", f"/user/{USER}/api/kernels", json={"name": "python3"}).status_code == 201
+        own_hub.remember_processes()
+        assert len(own_hub.seen) >= 4, "expected hub, proxy, server and kernel"
+        own_hub.stop()
+        assert own_hub.process.returncode == 0, own_hub.log_text()
+        outlived = still_running(own_hub.seen)
+        wait_for(lambda: not still_running(own_hub.seen), 15,
+                 f"the processes that outlived the hub to end: {outlived}")
+        assert not (tmp_path / "proxy.pid").exists()
+    finally:
+        own_hub.stop()
+        own_hub.kill_leftovers()
 
 
 def test_make_hub_prints_the_url_and_the_login_then_serves(tmp_path):
