@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 from local_hub import PASSWORD, REPO_ROOT, SPAWN_SECONDS, USER, LocalHub
+from process_helpers import end_processes_of
 
 BUILT_LABEXTENSION = REPO_ROOT / "extension" / "labextension" / "static"
 OUTPUT = REPO_ROOT / "test-output"
@@ -55,6 +56,7 @@ def lab(tmp_path, hubml_home, monkeypatch):
     finally:
         hub.stop()
         hub.kill_leftovers()
+        end_processes_of(home)  # and whatever the user's jobs or endpoints left, if a test failed midway
 
 
 @pytest.fixture
