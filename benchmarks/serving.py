@@ -26,12 +26,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from hubml.processes import free_ports
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_PYTHON = REPO / ".bench-venv" / "bin" / "python"
@@ -48,12 +49,6 @@ done = function(summary, latency, requests)
 end
 """
 BATCHING = "max_batch_size { value: 32 }\nbatch_timeout_micros { value: %d }\nnum_batch_threads { value: %d }\n"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def build_model(folder: Path) -> Path:
@@ -180,7 +175,7 @@ class Server:
 
 
 def start_hubml(base: Path, folder: Path, label: str, batching: str | None, workers: int = 1) -> tuple[Server, int]:
-    grpc_port, rest_port = free_port(), free_port()
+    grpc_port, rest_port = free_ports(2)
     command = [sys.executable, "-c", "import sys; from hubml.cli import main; sys.exit(main())", "serve",
                f"--model_name={MODEL_NAME}", f"--model_base_path={base}", f"--port={grpc_port}",
                f"--rest_api_port={rest_port}", "--file_system_poll_wait_seconds=0"]
@@ -194,9 +189,9 @@ def start_hubml(base: Path, folder: Path, label: str, batching: str | None, work
 
 
 def start_kserve(base: Path, folder: Path) -> Server:
-    rest_port = free_port()
+    rest_port, grpc_port = free_ports(2)
     command = [str(BENCH_PYTHON), str(REPO / "benchmarks" / "kserve_mlp.py"), str(base / "1"),
-               f"--http_port={rest_port}", f"--grpc_port={free_port()}"]
+               f"--http_port={rest_port}", f"--grpc_port={grpc_port}"]
     return Server(command, rest_port, folder / "kserve.log", f"/v1/models/{MODEL_NAME}")
 
 

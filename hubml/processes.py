@@ -1,9 +1,11 @@
-"""Process lifetimes shared by the local backend's supervisors and `hubml serve`'s REST workers."""
+"""Process lifetimes and loopback ports shared by the local backend's supervisors, `hubml serve`'s REST workers
+and the TensorBoards hubml starts."""
 from __future__ import annotations
 
 import ctypes
 import os
 import signal
+import socket
 
 PR_SET_PDEATHSIG = 1
 
@@ -26,3 +28,15 @@ def supervisor_alive(pid: int, marker: str) -> bool:
             return marker.encode() in handle.read()
     except (FileNotFoundError, ChildProcessError):
         return False
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free loopback ports, all bound at once so none is handed out twice."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for handle in sockets:
+            handle.bind(("127.0.0.1", 0))
+        return [handle.getsockname()[1] for handle in sockets]
+    finally:
+        for handle in sockets:
+            handle.close()

@@ -32,7 +32,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -45,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from hubml import storage
 from hubml.exceptions import BackendError
 from hubml.extras import require
+from hubml.processes import free_ports
 
 if TYPE_CHECKING:
     from hubml.client import Client
@@ -153,7 +153,7 @@ def start(client: Client, key: str, runs: dict[str, str]) -> TensorBoard:
     found = find(client, key)
     if found is not None:
         return found
-    port = free_port()
+    (port,) = free_ports(1)
     log = open(os.path.join(home, f"{key}.log"), "ab")
     command = [sys.executable, "-m", "hubml.tensorboard", "--logdir", view, "--host", "127.0.0.1", "--port", str(port),
                "--reload_interval", str(RELOAD_SECONDS), "--window_title", key]
@@ -240,12 +240,6 @@ def running(client: Client) -> list[TensorBoard]:
 
 
 # --- small helpers ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as handle:
-        handle.bind(("127.0.0.1", 0))
-        return handle.getsockname()[1]
 
 
 def answers(url: str) -> bool:

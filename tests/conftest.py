@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from hubml.processes import free_ports
 from process_helpers import end_processes_of
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,16 +77,10 @@ def shell(hubml_home):
     ipython.run_line_magic("unload_ext", "hubml")
 
 
-def free_port() -> int:
-    with socket.socket() as handle:
-        handle.bind(("127.0.0.1", 0))
-        return handle.getsockname()[1]
-
-
 def _free_port_pair() -> int:
     """A port p with p + 10000 free too: SeaweedFS puts each gRPC port there."""
     for _ in range(200):
-        port = free_port()
+        (port,) = free_ports(1)
         if port + 10000 < 65535:
             try:
                 with socket.socket() as handle:

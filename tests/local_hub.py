@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from hubml.backends.local.supervisor import free_ports
+from hubml.processes import free_ports
 from process_helpers import alive, descendants
 from wait_helpers import wait_for
 

@@ -20,7 +20,7 @@ import pytest
 import requests
 from tornado import httpclient, websocket
 
-from hubml.backends.local.supervisor import free_ports
+from hubml.processes import free_ports
 from local_hub import PASSWORD, REPO_ROOT, SPAWN_SECONDS, USER, LocalHub, hub_answers
 from process_helpers import alive, descendants, process_environment, still_running
 from wait_helpers import wait_for

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 from security_helpers import HALF_PLUS_TWO, MAX_BODY_BYTES, start_user_server, stop, wait_until_answering
 
-from hubml.backends.local.supervisor import free_ports
+from hubml.processes import free_ports
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from hubml.backends.local.supervisor import free_ports
+from hubml.processes import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"

@@ -32,9 +32,9 @@ def notebook_server(tmp_path):
     import subprocess
     import sys
 
-    from hubml.tensorboard import free_port
+    from hubml.processes import free_ports
 
-    port, token = free_port(), "hubml-test-token"
+    (port,), token = free_ports(1), "hubml-test-token"
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
          f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False", f"--ServerApp.root_dir={tmp_path}",

@@ -23,9 +23,9 @@ from typing import Any
 from hubml.backends.base import ENDPOINT_FAILED, ENDPOINT_PENDING, ENDPOINT_READY, endpoint_record
 from hubml.backends.local.endpoint_supervisor import ENDPOINT_KIND, PROCESS_KIND, endpoint_folder
 from hubml.backends.local.store import Store
-from hubml.backends.local.supervisor import STOP_GRACE_SECONDS, free_ports
+from hubml.backends.local.supervisor import STOP_GRACE_SECONDS
 from hubml.config import Settings
-from hubml.processes import supervisor_alive
+from hubml.processes import free_ports, supervisor_alive
 from hubml.specs import DeploySpec
 
 HOST = "127.0.0.1"

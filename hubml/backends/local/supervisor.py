@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from hubml import storage
 from hubml.backends.local.memory_limits import CgroupUnavailable, Enforcement, MemoryLimit, remove_leftovers
 from hubml.backends.local.store import LOST_SUPERVISOR, Store
 from hubml.formatting import memory_size
-from hubml.processes import die_with_parent, supervisor_alive
+from hubml.processes import die_with_parent, free_ports, supervisor_alive
 from hubml.runtime.retries import is_code_error
 from hubml.tfconfig import cluster_spec, decider, replica_names, tf_config
 
@@ -224,17 +223,6 @@ class Supervisor:
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
         raise Cancelled()
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for handle in sockets:
-            handle.bind(("127.0.0.1", 0))
-        return [handle.getsockname()[1] for handle in sockets]
-    finally:
-        for handle in sockets:
-            handle.close()
 
 
 def stop_all(processes: dict[tuple[str, int], subprocess.Popen]) -> None:
