@@ -85,3 +85,19 @@ def progress_until(hub: Any, user: str, needle: str, timeout: float) -> list[str
             if time.monotonic() > deadline:
                 break
     raise AssertionError(f"no spawn progress message with {needle!r} within {timeout} s: {messages}")
+
+
+def as_quantities(quota: dict[str, str]) -> dict[str, Any]:
+    """A quota's values as numbers, so `2Gi` and `2147483648` compare equal, as the API server means them."""
+    from kubernetes.utils import parse_quantity
+
+    return {key: parse_quantity(value) for key, value in quota.items()}
+
+
+def quota_in(admin: Any, namespace: str) -> dict[str, Any]:
+    """The hard limits of hubml's ResourceQuota in `namespace`, as numbers."""
+    from kubernetes import client as k8s
+
+    from hubml.backends.kubernetes import tenancy
+
+    return as_quantities(k8s.CoreV1Api(admin).read_namespaced_resource_quota(tenancy.QUOTA_NAME, namespace).spec.hard)

@@ -11,9 +11,9 @@ import textwrap
 import nbformat
 import pytest
 from kubernetes import client as k8s
-from kubernetes.utils import parse_quantity
 
-from hub_testing import SPAWN_SECONDS, forget, notebook_pod, progress_until, run_in, upload_notebook
+from hub_testing import (SPAWN_SECONDS, as_quantities, forget, notebook_pod, progress_until, quota_in, run_in,
+                         upload_notebook)
 from hub_config.profiles import find_profile, load_profiles, profile_quota
 from hubml.backends.kubernetes import tenancy
 from wait_helpers import wait_for
@@ -52,10 +52,7 @@ def test_a_server_started_from_a_profile_runs_in_the_users_namespace_made_before
     assert pod.status.phase == "Running" and pod.spec.service_account_name == tenancy.NOTEBOOK_ACCOUNT
     role = rbac.read_namespaced_role(tenancy.NOTEBOOK_ACCOUNT, namespace)
     assert role.metadata.creation_timestamp <= pod.metadata.creation_timestamp
-    hard = core.read_namespaced_resource_quota(tenancy.QUOTA_NAME, namespace).spec.hard
-    wanted = profile_quota(find_profile(load_profiles(), "cpu-small"))
-    assert {key: parse_quantity(value) for key, value in hard.items()} == \
-        {key: parse_quantity(value) for key, value in wanted.items()}
+    assert quota_in(kube_admin, namespace) == as_quantities(profile_quota(find_profile(load_profiles(), "cpu-small")))
     policies = k8s.NetworkingV1Api(kube_admin).list_namespaced_network_policy(namespace).items
     assert {policy.metadata.name for policy in policies} == {tenancy.SAME_NAMESPACE_POLICY, tenancy.FROM_HUB_POLICY}
     (claim,) = core.list_namespaced_persistent_volume_claim(namespace).items
@@ -78,13 +75,11 @@ def test_a_profile_larger_than_the_node_says_why_and_stops_cleanly(cluster_hub, 
     try:
         messages = progress_until(cluster_hub, user, "Insufficient cpu", SPAWN_SECONDS)
         assert "[Warning]" in messages[-1], messages
-        core = k8s.CoreV1Api(kube_admin)
-        hard = core.read_namespaced_resource_quota(tenancy.QUOTA_NAME, namespace).spec.hard
-        wanted = profile_quota(find_profile(load_profiles(), "cpu-large"))
-        assert {key: parse_quantity(value) for key, value in hard.items()} == \
-            {key: parse_quantity(value) for key, value in wanted.items()}
+        assert quota_in(kube_admin, namespace) == as_quantities(
+            profile_quota(find_profile(load_profiles(), "cpu-large")))
         assert notebook_pod(kube_admin, namespace).status.phase == "Pending"
         cluster_hub.stop(user, SPAWN_SECONDS)  # a pending spawn is cancelled
+        core = k8s.CoreV1Api(kube_admin)
         wait_for(lambda: not core.list_namespaced_pod(namespace, label_selector="component=singleuser-server").items,
                  SPAWN_SECONDS, "the pending notebook pod deleted")
     finally:
