@@ -7,13 +7,12 @@ import secrets
 
 import kubernetes_validate
 import pytest
-import yaml
 from kubernetes import client as k8s
-from kubernetes.utils import parse_quantity
 from kubespawner.clients import load_config
 
 from hub_config.profiles import find_profile, load_profiles, profile_quota
 from hubml.backends.kubernetes import tenancy
+from hub_testing import as_quantities, quota_in
 from kube_fixtures import load_hub_config, make_spawner
 
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
@@ -32,32 +31,14 @@ def test_every_object_validates_strictly(profile):
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
 
-def chart_hub_account(admin: k8s.ApiClient) -> None:
-    """The chart's hub ServiceAccount, ClusterRole and binding, rendered by Helm and applied as they are."""
-    import helm_python as helm
-    from cluster import addons
-    from cluster.hub import HUB_POD_SECURITY
-    from hub_testing import REPO_ROOT
-
-    with helm.Chart.load(REPO_ROOT / "helm" / "hubml") as chart:
-        rendered = chart.render(None, name="hubml", namespace=HUB_NAMESPACE, is_install=True)
-    objects = [document for name, text in rendered.items() if name.endswith("hub-rbac.yaml")
-               for document in yaml.safe_load_all(text) if document]
-    for each in objects:
-        if each["kind"] == "ServiceAccount":
-            each["metadata"]["namespace"] = HUB_NAMESPACE
-    namespace = {"apiVersion": "v1", "kind": "Namespace",
-                 "metadata": {"name": HUB_NAMESPACE, "labels": dict(HUB_POD_SECURITY)}}  # as `make cluster-hub`
-    addons.apply(admin, [namespace, *objects])
-
-
 @pytest.fixture
-def hub(kube_cluster, kube_admin, monkeypatch, tmp_path):
-    """Runs the configured pre-spawn hook for a fresh user, as the hub's account. Returns (run, user, secret name):
-    `run(profiles)` spawns once per profile; the hub's namespace holds storage Secrets the test writes."""
+def hub(cluster_hub, kube_cluster, kube_admin, monkeypatch, tmp_path):
+    """Runs the configured pre-spawn hook for a fresh user, as the hub's account: the installed chart's, with the
+    rights Helm gave it (objects applied by hand would stop a later `helm install` from owning them). Returns
+    (run, user, secret name): `run(profiles)` spawns once per profile; the hub's namespace holds storage Secrets
+    the test writes."""
     import cluster_testing
 
-    chart_hub_account(kube_admin)
     kubeconfig = cluster_testing.write_token_kubeconfig(kube_admin, kube_cluster, HUB_NAMESPACE, "hub",
                                                         tmp_path / "hub.kubeconfig")
     config = load_hub_config(monkeypatch, kubeconfig)
@@ -118,10 +99,7 @@ def test_the_pre_spawn_hook_creates_then_updates_the_namespace_objects(hub, kube
     assert role["rules"] == tenancy.NOTEBOOK_RULES
     binding = rbac.read_namespaced_role_binding(tenancy.NOTEBOOK_ACCOUNT, namespace)
     assert binding.subjects[0].name == tenancy.NOTEBOOK_ACCOUNT
-    hard = core.read_namespaced_resource_quota(tenancy.QUOTA_NAME, namespace).spec.hard
-    wanted = profile_quota(find_profile(PROFILES, "gpu-4"))
-    assert {key: parse_quantity(value) for key, value in hard.items()} == \
-        {key: parse_quantity(value) for key, value in wanted.items()}
+    assert quota_in(kube_admin, namespace) == as_quantities(profile_quota(find_profile(PROFILES, "gpu-4")))
     limits = core.read_namespaced_limit_range(tenancy.LIMIT_RANGE_NAME, namespace).spec.limits[0]
     assert set(limits.default_request) == {"cpu", "memory"}
     assert stored_keys(kube_admin, namespace) == {"AWS_ACCESS_KEY_ID": "team-key", "AWS_SECRET_ACCESS_KEY": "team-secret",
