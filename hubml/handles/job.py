@@ -1,6 +1,7 @@
 """The `Job` handle: status, wait, logs (follow), metrics, cancel, the exported model."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any, Iterator, TextIO
@@ -10,7 +11,7 @@ from hubml.exceptions import JobFailed
 from hubml.handles.base import Handle
 from hubml.follow import FollowBook
 from hubml.progress import progress_line
-from hubml.quiet_tensorflow import is_no_driver_line
+from hubml.quiet_tensorflow import info_wanted, is_start_up_chatter
 from hubml.specs import TrainSpec
 
 if TYPE_CHECKING:
@@ -54,8 +55,9 @@ class Job(Handle):
         if resume:
             cursor = book.load(self.id)
         lines = self.client.backend.logs(self.id, follow=follow, cursor=cursor)
-        if not self.spec.resources.gpus:  # TensorFlow's no-driver lines mean nothing here (hubml.quiet_tensorflow)
-            lines = (line for line in lines if not is_no_driver_line(line.text))
+        # The level the job ran with: a local job inherits the submitter's environment, then its own env.
+        gpu_expected, wants_info = bool(self.spec.resources.gpus), info_wanted({**os.environ, **self.spec.env})
+        lines = (line for line in lines if not is_start_up_chatter(line.text, gpu_expected, wants_info))
         return book.recorded(self.id, lines) if follow else lines
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
