@@ -14,7 +14,12 @@ Pods see only themselves, so they agree through three kinds of marker:
 Each replica's output is stored too, at the end of its attempt, in the local backend's layout
 (`jobs/{id}/logs/attempt-{n}/{role}-{index}.log`), so a job's logs outlive its pods.
 
-The current attempt is the first without a `lost` marker. A replica that finds
+The current attempt is the first without a `lost` marker. No replica starts
+its code before every replica has joined the attempt: addresses stay the same
+from one attempt to the next, and a replacement that started at once could
+reach a peer of the lost attempt that is still stopping (the Job controller
+replaces a pod only once it has ended), fail on it, and be taken for a code
+error. A replica that finds
 its own `started` marker in it is a replacement whose predecessor ended without
 a word (its container killed), so it marks that attempt lost before joining the
 next. Every replica watches for `lost` and then stops, so the Job controller
@@ -51,6 +56,10 @@ class JobFolder:
             attempt += 1
         storage.write_text(self._started(attempt, replica), json.dumps({"at": time.time()}))
         return attempt
+
+    def absent(self, attempt: int, replicas: list[str]) -> list[str]:
+        """Those of `replicas` that have not joined `attempt` yet."""
+        return [replica for replica in replicas if not storage.exists(self._started(attempt, replica))]
 
     def mark_lost(self, attempt: int, replica: str, why: str) -> None:
         if not storage.exists(self._lost(attempt)):

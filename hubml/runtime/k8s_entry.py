@@ -8,10 +8,11 @@ same JSON in every pod); this builds `TF_CONFIG` from the three, then runs
 
 It also does in the pod what TFJob's operator and the local supervisor do from
 outside, so that nothing depends on a client watching (hubml/runtime/attempts.py):
-it joins the current attempt, ends its replica when the attempt is lost
-elsewhere or the job is decided, tells a lost replica from a code error,
-records the job's outcome, and stores the replica's log with the job. Its exit code tells the Job's pod failure policy
-what happened:
+it joins the current attempt, starts the code once every replica has joined
+it, ends its replica when the attempt is lost elsewhere or the job is decided,
+tells a lost replica from a code error, records the job's outcome, and stores
+the replica's log with the job. Its exit code tells the Job's pod failure
+policy what happened:
 
     0                     done (or the job was decided elsewhere)
     1, 3                  a code error or failed requirements: the job fails at once (FailJob)
@@ -81,6 +82,9 @@ class ReplicaSupervisor:
         self.attempt = self.folder.join(self.name)
         self.environment["HUBML_ATTEMPT"] = str(self.attempt)
         signal.signal(signal.SIGTERM, self._stopped)
+        stop = self._wait_for_peers()
+        if stop is not None:
+            return stop
         self.child = subprocess.Popen([sys.executable, "-m", "hubml.runtime"], env=self.environment,
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self._copier = threading.Thread(target=self._copy_output, args=(self.child.stdout,), daemon=True)
@@ -93,6 +97,21 @@ class ReplicaSupervisor:
                 return stop
         self.store_log()  # before the outcome: whoever sees the job end finds this replica's whole log
         return self._ended(code)
+
+    def _wait_for_peers(self) -> int | None:
+        """Until every replica has joined this attempt (hubml/runtime/attempts.py says why); an exit code if
+        the attempt or the job ends meanwhile."""
+        replicas = [f"{role}-{index}" for role, hosts in self.cluster.items() for index in range(len(hosts))]
+        absent = self.folder.absent(self.attempt, replicas)
+        if absent:
+            self._say(f"[hubml] attempt {self.attempt}: waiting for {', '.join(absent)} to join")
+        while absent:
+            time.sleep(poll_seconds())
+            stop = self._reason_to_stop()
+            if stop is not None:
+                return stop
+            absent = self.folder.absent(self.attempt, absent)
+        return None
 
     def _reason_to_stop(self) -> int | None:
         """An exit code if this replica must stop although it still runs, else None."""

@@ -57,9 +57,16 @@ def test_tf_config_comes_from_the_role_and_the_completion_index():
         tf_config_from_pod({**environ, "JOB_COMPLETION_INDEX": "2"})
 
 
+def joined(storage_url: str, attempt: int, *replicas: str) -> None:
+    """Replicas of other pods, as if they had joined `attempt`."""
+    for replica in replicas:
+        storage.write_text(storage.join(storage_url, "jobs", JOB_ID, "attempts", str(attempt), "started", replica), "{}")
+
+
 def test_a_worker_pod_runs_the_job_with_tf_config_naming_its_peers(published):
     storage_url, publish = published
     spec = publish(PRINT_TF_CONFIG, workers=2)
+    joined(storage_url, 1, "worker-0")
     result = run_entry(pod_environment(spec, storage_url, "worker", 1))
     assert result.returncode == 0, result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("TF_CONFIG="))
@@ -73,20 +80,46 @@ def test_the_chief_records_the_outcome_and_a_ps_then_ends_by_itself(published):
     storage_url, publish = published
     spec = publish("import time, os\nif os.environ['HUBML_ROLE'] == 'ps':\n    time.sleep(120)\nprint('done')\n",
                    chief=True, workers=1, ps=1)
+    joined(storage_url, 1, "worker-0")
     ps = subprocess.Popen([sys.executable, "-m", "hubml.runtime.k8s_entry"],
                           env={**pod_environment(spec, storage_url, "ps", 0), "HUBML_OUTCOME_POLL_SECONDS": "0.1"},
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        started = next(line for line in ps.stdout if "starting" in line or ps.poll() is not None)
-        assert "ps-0 attempt 1 starting" in started and ps.poll() is None, "a ps runs until the job is decided"
+        waiting = next(line for line in ps.stdout if "attempt" in line or ps.poll() is not None)
+        assert "attempt 1: waiting for chief-0 to join" in waiting and ps.poll() is None
         chief = run_entry(pod_environment(spec, storage_url, "chief", 0))
         assert chief.returncode == 0, chief.stderr
         outcome = json.loads(storage.read_text(storage.join(storage_url, "jobs", JOB_ID, "outcome.json")))
         assert {key: outcome[key] for key in ("state", "replica", "exit_code", "attempt")} == \
             {"state": "SUCCEEDED", "replica": "chief-0", "exit_code": 0, "attempt": 1}
-        assert ps.wait(timeout=30) == 0
+        assert ps.wait(timeout=30) == 0, "a ps runs until the job is decided"
         assert "the job is decided" in ps.stdout.read()
     finally:
         if ps.poll() is None:
             ps.kill()
             ps.wait()
+
+
+def test_no_replica_starts_its_code_before_every_replica_joined_its_attempt(published):
+    """Attempt 2's addresses are attempt 1's: a replacement that ran at once could reach a peer of the lost
+    attempt that is still stopping."""
+    storage_url, publish = published
+    spec = publish(PRINT_TF_CONFIG, workers=2)
+    storage.write_text(storage.join(storage_url, "jobs", JOB_ID, "attempts", "1", "lost"),
+                       json.dumps({"replica": "worker-1", "reason": "was stopped"}))
+    joined(storage_url, 1, "worker-0", "worker-1")
+    replacement = subprocess.Popen([sys.executable, "-m", "hubml.runtime.k8s_entry"],
+                                   env={**pod_environment(spec, storage_url, "worker", 1),
+                                        "HUBML_OUTCOME_POLL_SECONDS": "0.1"},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        waiting = next(line for line in replacement.stdout if "attempt" in line or replacement.poll() is not None)
+        assert "attempt 2: waiting for worker-0 to join" in waiting and replacement.poll() is None
+        joined(storage_url, 2, "worker-0")
+        rest = replacement.communicate(timeout=60)[0]
+        assert replacement.returncode == 0, rest
+        assert '"task": {"type": "worker", "index": 1}' in rest
+    finally:
+        if replacement.poll() is None:
+            replacement.kill()
+            replacement.wait()
