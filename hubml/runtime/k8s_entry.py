@@ -34,7 +34,7 @@ from typing import IO
 from hubml import storage
 from hubml.runtime.attempts import JobFolder
 from hubml.runtime.retries import EXIT_ATTEMPT_LOST, is_code_error
-from hubml.tfconfig import decider, tf_config
+from hubml.tfconfig import decider, replica_names, tf_config
 
 STOP_GRACE_SECONDS = 20.0
 
@@ -69,7 +69,8 @@ class ReplicaSupervisor:
         self.index = int(environ.get("JOB_COMPLETION_INDEX", "0"))
         self.name = f"{self.role}-{self.index}"
         self.distributed = config is not None
-        self.decides = (self.role, self.index) == decider({role: len(hosts) for role, hosts in self.cluster.items()})
+        self.replicas = {role: len(hosts) for role, hosts in self.cluster.items()}
+        self.decides = (self.role, self.index) == decider(self.replicas)
         self.folder = JobFolder(environ["HUBML_JOB_URL"])
         self.environment = dict(environ, **({"TF_CONFIG": config} if config else {}))
         self.attempt = 0
@@ -101,8 +102,7 @@ class ReplicaSupervisor:
     def _wait_for_peers(self) -> int | None:
         """Until every replica has joined this attempt (hubml/runtime/attempts.py says why); an exit code if
         the attempt or the job ends meanwhile."""
-        replicas = [f"{role}-{index}" for role, hosts in self.cluster.items() for index in range(len(hosts))]
-        absent = self.folder.absent(self.attempt, replicas)
+        absent = self.folder.absent(self.attempt, [f"{role}-{index}" for role, index in replica_names(self.replicas)])
         if absent:
             self._say(f"[hubml] attempt {self.attempt}: waiting for {', '.join(absent)} to join")
         while absent:

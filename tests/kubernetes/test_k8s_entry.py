@@ -12,6 +12,7 @@ from traitlets.config import Config
 from hubml import bundle, storage
 from hubml.backends.kubernetes import manifests
 from hubml.backends.kubernetes.options import ClusterOptions
+from hubml.runtime.attempts import JobFolder
 from hubml.runtime.k8s_entry import tf_config_from_pod
 from hubml.specs import TrainSpec
 
@@ -57,16 +58,20 @@ def test_tf_config_comes_from_the_role_and_the_completion_index():
         tf_config_from_pod({**environ, "JOB_COMPLETION_INDEX": "2"})
 
 
-def joined(storage_url: str, attempt: int, *replicas: str) -> None:
-    """Replicas of other pods, as if they had joined `attempt`."""
+def job_folder(storage_url: str) -> JobFolder:
+    return JobFolder(storage.join(storage_url, "jobs", JOB_ID))
+
+
+def joined(storage_url: str, *replicas: str) -> None:
+    """Replicas of other pods, as if they had joined the current attempt."""
     for replica in replicas:
-        storage.write_text(storage.join(storage_url, "jobs", JOB_ID, "attempts", str(attempt), "started", replica), "{}")
+        job_folder(storage_url).join(replica)
 
 
 def test_a_worker_pod_runs_the_job_with_tf_config_naming_its_peers(published):
     storage_url, publish = published
     spec = publish(PRINT_TF_CONFIG, workers=2)
-    joined(storage_url, 1, "worker-0")
+    joined(storage_url, "worker-0")
     result = run_entry(pod_environment(spec, storage_url, "worker", 1))
     assert result.returncode == 0, result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("TF_CONFIG="))
@@ -80,7 +85,7 @@ def test_the_chief_records_the_outcome_and_a_ps_then_ends_by_itself(published):
     storage_url, publish = published
     spec = publish("import time, os\nif os.environ['HUBML_ROLE'] == 'ps':\n    time.sleep(120)\nprint('done')\n",
                    chief=True, workers=1, ps=1)
-    joined(storage_url, 1, "worker-0")
+    joined(storage_url, "worker-0")
     ps = subprocess.Popen([sys.executable, "-m", "hubml.runtime.k8s_entry"],
                           env={**pod_environment(spec, storage_url, "ps", 0), "HUBML_OUTCOME_POLL_SECONDS": "0.1"},
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -105,9 +110,8 @@ def test_no_replica_starts_its_code_before_every_replica_joined_its_attempt(publ
     attempt that is still stopping."""
     storage_url, publish = published
     spec = publish(PRINT_TF_CONFIG, workers=2)
-    storage.write_text(storage.join(storage_url, "jobs", JOB_ID, "attempts", "1", "lost"),
-                       json.dumps({"replica": "worker-1", "reason": "was stopped"}))
-    joined(storage_url, 1, "worker-0", "worker-1")
+    joined(storage_url, "worker-0", "worker-1")
+    job_folder(storage_url).mark_lost(1, "worker-1", "was stopped")
     replacement = subprocess.Popen([sys.executable, "-m", "hubml.runtime.k8s_entry"],
                                    env={**pod_environment(spec, storage_url, "worker", 1),
                                         "HUBML_OUTCOME_POLL_SECONDS": "0.1"},
@@ -115,7 +119,7 @@ def test_no_replica_starts_its_code_before_every_replica_joined_its_attempt(publ
     try:
         waiting = next(line for line in replacement.stdout if "attempt" in line or replacement.poll() is not None)
         assert "attempt 2: waiting for worker-0 to join" in waiting and replacement.poll() is None
-        joined(storage_url, 2, "worker-0")
+        joined(storage_url, "worker-0")
         rest = replacement.communicate(timeout=60)[0]
         assert replacement.returncode == 0, rest
         assert '"task": {"type": "worker", "index": 1}' in rest
